@@ -1,0 +1,29 @@
+<?php
+// This file is part of Moodle - https://moodle.org/
+//
+// Moodle is free software: you can redistribute it and/or modify
+// it under the terms of the GNU General Public License as published by
+// the Free Software Foundation, either version 3 of the License, or
+// (at your option) any later version.
+//
+// Moodle is distributed in the hope that it will be useful,
+// but WITHOUT ANY WARRANTY; without even the implied warranty of
+// MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the
+// GNU General Public License for more details.
+//
+// You should have received a copy of the GNU General Public License
+// along with Moodle.  If not, see <https://www.gnu.org/licenses/>.
+
+namespace local_whatsappnotifier\local;
+
+/**
+ * An event that is not sent, and never will be: retrying the task cannot change that.
+ *
+ * Kept apart from the exceptions that make Moodle retry, so the task can finish quietly.
+ *
+ * @package    local_whatsappnotifier
+ * @copyright  2026 The notifier team
+ * @license    https://www.gnu.org/copyleft/gpl.html GNU GPL v3 or later
+ */
+class not_deliverable extends \Exception {
+}
