@@ -1,0 +1,102 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/acme/notifier/app"
+	"github.com/acme/notifier/domain"
+)
+
+// UpsertEnrollment inserts the enrollment of e.StudentID in e.CourseID, or
+// updates it. On update Imported keeps its stored value (whether the
+// notifier saw the enrolment begin never changes), Deleted is cleared (Moodle
+// reported the enrolment, so it exists), the Moodle enrolment id is kept
+// when e has none, and Progress is kept unless e.Progress is known. A
+// missing student or course is app.ErrNotFound.
+func (s *Store) UpsertEnrollment(ctx context.Context, e domain.Enrollment) (domain.Enrollment, error) {
+	q := `INSERT INTO enrollments (student_id, course_id, moodle_enrolment_id, status, time_start, time_end, roles,
+			progress_total, progress_completed, progress_percent, imported, deleted, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+		ON CONFLICT (student_id, course_id) DO UPDATE SET
+			moodle_enrolment_id = COALESCE(excluded.moodle_enrolment_id, enrollments.moodle_enrolment_id),
+			status = excluded.status,
+			time_start = excluded.time_start,
+			time_end = excluded.time_end,
+			roles = excluded.roles,
+			progress_total = CASE WHEN excluded.progress_percent IS NULL
+				THEN enrollments.progress_total ELSE excluded.progress_total END,
+			progress_completed = CASE WHEN excluded.progress_percent IS NULL
+				THEN enrollments.progress_completed ELSE excluded.progress_completed END,
+			progress_percent = COALESCE(excluded.progress_percent, enrollments.progress_percent),
+			deleted = false,
+			updated_at = excluded.updated_at
+		RETURNING ` + enrollmentColumns
+	out, err := scanEnrollment(s.pool.QueryRow(ctx, q, e.StudentID, e.CourseID, nullable(e.MoodleEnrolmentID),
+		int16(e.Status), timeIn(e.TimeStart), timeIn(e.TimeEnd), nonNil(e.Roles), e.Progress.Total,
+		e.Progress.Completed, e.Progress.Percent, e.Imported, e.Deleted, dbTime(s.now())))
+	if err != nil {
+		return domain.Enrollment{}, fmt.Errorf("postgres: upsert enrollment of student %d in course %d: %w",
+			e.StudentID, e.CourseID, classifyReference(err))
+	}
+	return out, nil
+}
+
+// GetEnrollment returns the enrollment with id, or app.ErrNotFound.
+func (s *Store) GetEnrollment(ctx context.Context, id int64) (domain.Enrollment, error) {
+	e, err := scanEnrollment(s.pool.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1`, id))
+	if err != nil {
+		return domain.Enrollment{}, fmt.Errorf("postgres: get enrollment %d: %w", id, classify(err))
+	}
+	return e, nil
+}
+
+// UpdateEnrollment runs fn on the locked row and saves every field but the
+// id, the student, the course (the enrollment's identity) and the creation
+// time.
+func (s *Store) UpdateEnrollment(ctx context.Context, id int64, fn func(*domain.Enrollment) error) (domain.Enrollment, error) {
+	var out domain.Enrollment
+	err := s.transact(ctx, func(tx pgx.Tx) error {
+		e, err := lockEnrollment(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&e); err != nil {
+			return err
+		}
+		out, err = scanEnrollment(tx.QueryRow(ctx, `UPDATE enrollments SET
+				moodle_enrolment_id = $2, status = $3, time_start = $4, time_end = $5, roles = $6,
+				progress_total = $7, progress_completed = $8, progress_percent = $9, imported = $10,
+				deleted = $11, updated_at = $12
+			WHERE id = $1
+			RETURNING `+enrollmentColumns,
+			id, nullable(e.MoodleEnrolmentID), int16(e.Status), timeIn(e.TimeStart), timeIn(e.TimeEnd),
+			nonNil(e.Roles), e.Progress.Total, e.Progress.Completed, e.Progress.Percent, e.Imported, e.Deleted,
+			dbTime(s.now())))
+		return err
+	})
+	if err != nil {
+		return domain.Enrollment{}, fmt.Errorf("postgres: update enrollment %d: %w", id, classify(err))
+	}
+	return out, nil
+}
+
+// lockEnrollment reads the enrollment and locks it until tx ends. FOR NO KEY
+// UPDATE excludes every other writer and locker of the row, as FOR UPDATE
+// does, but not the foreign-key checks of rows that reference it: inserting
+// a message row of this enrollment never waits for the lock. The stores'
+// other row locks are taken the same way.
+func lockEnrollment(ctx context.Context, tx pgx.Tx, id int64) (domain.Enrollment, error) {
+	return scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 FOR NO KEY UPDATE`, id))
+}
+
+// classifyReference reads a foreign-key violation as a missing student or
+// course.
+func classifyReference(err error) error {
+	if pgCode(err) == "23503" {
+		return fmt.Errorf("%w: %w", app.ErrNotFound, err)
+	}
+	return classify(err)
+}

@@ -1,0 +1,138 @@
+package storetest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/notifier/app"
+	"github.com/acme/notifier/domain"
+)
+
+var evaluateTests = []contractTest{
+	{"EvaluateLocked/LoadsStateAndReturnsStoredRows", testEvaluateState},
+	{"EvaluateLocked/DropsOnceConflicts", testEvaluateOnceConflicts},
+	{"EvaluateLocked/FailedRowsDoNotBlockOnceRules", testEvaluateFailedRows},
+	{"EvaluateLocked/DecideErrorRollsBack", testEvaluateDecideError},
+	{"EvaluateLocked/FailedInsertRollsBackEverything", testEvaluateInsertError},
+}
+
+func testEvaluateState(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+	otherCourse := mustEnroll(t, s, f.Student, mustCourse(t, s, 102), domain.Progress{})
+	otherStudent := mustEnroll(t, s, mustStudent(t, s, 2), f.Course, domain.Progress{})
+
+	welcome := f.message("welcome", base)
+	welcome.Status = domain.StatusSent
+	refused := f.message("progress", base.Add(time.Hour))
+	refused.Fail(domain.ErrCodeInvalidPhone, "no phone", base.Add(time.Hour))
+	insert(t, s, welcome, refused, otherCourse.message("welcome", base), otherStudent.message("welcome", base))
+
+	var seen app.EnrollmentState
+	fresh := f.message("review", base.Add(2*time.Hour))
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		seen = st
+		return []domain.MessageLog{fresh}, nil
+	})
+	require.NoError(t, err)
+
+	student, err := s.GetStudent(ctx, f.Student.ID)
+	require.NoError(t, err)
+	course, err := s.GetCourse(ctx, f.Course.ID)
+	require.NoError(t, err)
+	enrollment, err := s.GetEnrollment(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, student, seen.Student)
+	assert.Equal(t, course, seen.Course)
+	assert.Equal(t, enrollment, seen.Enrollment)
+	assert.Equal(t, []domain.PriorMessage{
+		storedMessage(welcome, 0).Prior(), storedMessage(refused, 0).Prior(),
+	}, seen.History, "the history holds this student's rows in this course, oldest first")
+
+	require.Len(t, created, 1)
+	assert.Positive(t, created[0].ID)
+	assert.Equal(t, storedMessage(fresh, created[0].ID), created[0])
+	got, err := s.GetMessage(ctx, created[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, created[0], got)
+}
+
+func testEvaluateOnceConflicts(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("welcome", base), f.message("welcome", base)))
+	require.NoError(t, err)
+	require.Len(t, created, 1, "the second row of a once rule is dropped, not an error")
+
+	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("welcome", base), f.message("review", base)))
+	require.NoError(t, err)
+	require.Len(t, created, 1, "an earlier row blocks the once rule, not the others")
+	assert.Equal(t, "review", created[0].Rule)
+
+	// The index is per student and course.
+	otherCourse := mustEnroll(t, s, f.Student, mustCourse(t, s, 102), domain.Progress{})
+	insertOne(t, s, otherCourse.message("welcome", base))
+	otherStudent := mustEnroll(t, s, mustStudent(t, s, 2), f.Course, domain.Progress{})
+	insertOne(t, s, otherStudent.message("welcome", base))
+
+	// Rows without a once key are never dropped: window rules rely on the
+	// enrollment lock and the history instead.
+	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("progress", base), f.message("progress", base)))
+	require.NoError(t, err)
+	assert.Len(t, created, 2)
+
+	rows := allMessages(t, s, app.MessageFilter{StudentID: f.Student.ID, CourseID: f.Course.ID})
+	assert.Len(t, rows, 4)
+}
+
+func testEvaluateFailedRows(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+	failed := f.message("welcome", base)
+	failed.Fail(domain.ErrCodeOptedOut, "opted out", base)
+
+	insertOne(t, s, failed)
+	pending := insertOne(t, s, f.message("welcome", base))
+	insertOne(t, s, failed) // FAILED rows never conflict
+	assert.Empty(t, insert(t, s, f.message("welcome", base)), "the PENDING row counts")
+
+	_, err := s.UpdateMessage(ctx, pending.ID, func(m *domain.MessageLog) error {
+		require.True(t, m.Fail("131026", "undeliverable", base))
+		return nil
+	})
+	require.NoError(t, err)
+	insertOne(t, s, f.message("welcome", base)) // nothing counts any more
+
+	// Reviving a FAILED row while another counts breaks the index.
+	_, err = s.UpdateMessage(ctx, pending.ID, func(m *domain.MessageLog) error {
+		m.Status = domain.StatusSent
+		return nil
+	})
+	assert.Error(t, err)
+	assert.Len(t, allMessages(t, s, app.MessageFilter{}), 4)
+}
+
+func testEvaluateDecideError(t *testing.T, s app.Store) {
+	f := seed(t, s, 1)
+	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, func(app.EnrollmentState) ([]domain.MessageLog, error) {
+		return []domain.MessageLog{f.message("welcome", base)}, errBoom
+	})
+	require.ErrorIs(t, err, errBoom)
+	assert.Empty(t, allMessages(t, s, app.MessageFilter{}))
+	// The lock is released.
+	insertOne(t, s, f.message("welcome", base))
+}
+
+func testEvaluateInsertError(t *testing.T, s app.Store) {
+	f := seed(t, s, 1)
+	bad := f.message("review", base)
+	bad.Status = "LOST" // refused by the schema
+	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, decideRows(f.message("welcome", base), bad))
+	require.Error(t, err)
+	assert.Empty(t, allMessages(t, s, app.MessageFilter{}), "the rows before the failure are rolled back too")
+	insertOne(t, s, f.message("welcome", base))
+}

@@ -1,0 +1,87 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/acme/notifier/domain"
+)
+
+// EvaluateEnrollment asks the rules about one enrollment on one occasion.
+type EvaluateEnrollment struct {
+	EnrollmentID int64
+	Occasion     domain.Occasion
+	Trigger      domain.Trigger
+	// Date is the reference date (a scan's date); zero means today in the
+	// company zone.
+	Date domain.Date
+}
+
+// EvaluateResult lists the rows the evaluation wrote and what became of
+// those it sent.
+type EvaluateResult struct {
+	Created []domain.MessageLog
+}
+
+// EvaluateHandler decides, records, then sends: the rows are written in the
+// transaction that locks the enrollment, and only after it commits are the
+// PENDING ones handed to the sender.
+type EvaluateHandler struct {
+	settings Settings
+	store    Store
+	send     *SendHandler
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Handle evaluates the enrollment and sends what fired. The error is about
+// deciding and recording; a failed send is recorded on its row, not returned.
+func (h *EvaluateHandler) Handle(ctx context.Context, cmd EvaluateEnrollment) (EvaluateResult, error) {
+	created, err := h.Record(ctx, cmd)
+	if err != nil {
+		return EvaluateResult{}, err
+	}
+	for i, m := range created {
+		if m.Status != domain.StatusPending {
+			continue
+		}
+		if sent, err := h.send.Handle(ctx, m.ID); err == nil {
+			created[i] = sent
+		} else {
+			// The row stays PENDING and unclaimed (or claimed and settled by
+			// the stale-claim sweep): nothing is lost, the sweep sends it.
+			h.log.WarnContext(ctx, "send after evaluation failed", "message_id", m.ID, "err", err)
+		}
+	}
+	return EvaluateResult{Created: created}, nil
+}
+
+// Record decides and writes the rows without sending them.
+func (h *EvaluateHandler) Record(ctx context.Context, cmd EvaluateEnrollment) ([]domain.MessageLog, error) {
+	now := h.now()
+	ref := cmd.Date
+	if ref.IsZero() {
+		ref = domain.DateOf(now, h.settings.Location)
+	}
+	created, err := h.store.EvaluateLocked(ctx, cmd.EnrollmentID, func(st EnrollmentState) ([]domain.MessageLog, error) {
+		ev := domain.Evaluation{
+			Occasion: cmd.Occasion, Now: now, Today: ref, Location: h.settings.Location,
+			Student: st.Student, Course: st.Course, Enrollment: st.Enrollment, History: st.History,
+		}
+		var rows []domain.MessageLog
+		for _, r := range domain.Decide(h.settings.Rules, ev) {
+			rows = append(rows, domain.NewMessage(r, ev, cmd.Trigger, h.settings.PhoneRegion))
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate enrollment %d: %w", cmd.EnrollmentID, err)
+	}
+	for _, m := range created {
+		h.log.InfoContext(ctx, "message recorded", "message_id", m.ID, "rule", m.Rule,
+			"status", m.Status, "enrollment_id", m.EnrollmentID, "trigger", string(m.Trigger.Kind)+":"+m.Trigger.Ref)
+	}
+	return created, nil
+}

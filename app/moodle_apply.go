@@ -1,0 +1,116 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/acme/notifier/domain"
+)
+
+func (u MoodleUser) student() domain.Student {
+	return domain.Student{MoodleUserID: u.ID, Username: u.Username, FirstName: u.FirstName, LastName: u.LastName,
+		Email: u.Email, Phone: u.Phone, Lang: u.Lang, Timezone: u.Timezone}
+}
+
+func (c MoodleCourse) course() domain.Course {
+	return domain.Course{MoodleCourseID: c.ID, ShortName: c.ShortName, FullName: c.FullName,
+		StartDate: c.StartDate, EndDate: c.EndDate}
+}
+
+// ApplyMoodleEvent brings the event's facts into the store and evaluates the
+// rules it may trigger. It is idempotent: applying an event twice leaves the
+// same state and, thanks to the rules' deduplication, the same rows.
+func (h *EvaluateHandler) ApplyMoodleEvent(ctx context.Context, ev MoodleEvent) (EvaluateResult, error) {
+	trigger := domain.Trigger{Kind: domain.TriggerMoodleEvent, Ref: ev.ID}
+	switch ev.Name {
+	case EventCourseUpdated:
+		if ev.Course == nil {
+			return EvaluateResult{}, nil
+		}
+		_, err := h.store.UpsertCourse(ctx, ev.Course.course())
+		return EvaluateResult{}, wrapEvent(ev, err)
+	case EventUserUpdated:
+		return EvaluateResult{}, wrapEvent(ev, h.updateKnownStudent(ctx, *ev.User))
+	case EventEnrolmentDeleted:
+		return EvaluateResult{}, wrapEvent(ev, h.deleteEnrollment(ctx, ev))
+	case EventEnrolmentCreated, EventEnrolmentUpdated:
+		e, err := h.upsertEnrollment(ctx, ev, false)
+		if err != nil {
+			return EvaluateResult{}, wrapEvent(ev, err)
+		}
+		return h.Handle(ctx, EvaluateEnrollment{EnrollmentID: e.ID, Occasion: domain.OnEnrolment, Trigger: trigger})
+	case EventScormStatusSubmitted, EventModuleCompletion, EventCourseCompleted:
+		// An enrollment first seen through a progress event began before the
+		// notifier knew of it: it is imported, so it gets no welcome.
+		e, err := h.upsertEnrollment(ctx, ev, true)
+		if err != nil {
+			return EvaluateResult{}, wrapEvent(ev, err)
+		}
+		return h.Handle(ctx, EvaluateEnrollment{EnrollmentID: e.ID, Occasion: domain.OnProgress, Trigger: trigger})
+	}
+	return EvaluateResult{}, nil
+}
+
+func wrapEvent(ev MoodleEvent, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("apply %s event %s: %w", ev.Name, ev.ID, err)
+}
+
+func (h *EvaluateHandler) upsertEnrollment(ctx context.Context, ev MoodleEvent, imported bool) (domain.Enrollment, error) {
+	if ev.User == nil || ev.Course == nil {
+		return domain.Enrollment{}, errors.New("the event has no user or no course")
+	}
+	s, err := h.store.UpsertStudent(ctx, ev.User.student())
+	if err != nil {
+		return domain.Enrollment{}, err
+	}
+	c, err := h.store.UpsertCourse(ctx, ev.Course.course())
+	if err != nil {
+		return domain.Enrollment{}, err
+	}
+	e := domain.Enrollment{StudentID: s.ID, CourseID: c.ID, Roles: ev.User.Roles, Imported: imported}
+	if en := ev.Enrolment; en != nil {
+		e.MoodleEnrolmentID, e.Status, e.TimeStart, e.TimeEnd = en.ID, en.Status, en.TimeStart, en.TimeEnd
+	}
+	if ev.Progress != nil {
+		e.Progress = *ev.Progress
+	}
+	return h.store.UpsertEnrollment(ctx, e)
+}
+
+func (h *EvaluateHandler) updateKnownStudent(ctx context.Context, u MoodleUser) error {
+	s, err := h.store.FindStudentByMoodleID(ctx, u.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil // not one of ours: nothing to update
+	}
+	if err != nil {
+		return err
+	}
+	_, err = h.store.UpdateStudent(ctx, s.ID, func(s *domain.Student) error {
+		s.Username, s.FirstName, s.LastName, s.Email = u.Username, u.FirstName, u.LastName, u.Email
+		s.Phone, s.Lang, s.Timezone = u.Phone, u.Lang, u.Timezone
+		return nil
+	})
+	return err
+}
+
+func (h *EvaluateHandler) deleteEnrollment(ctx context.Context, ev MoodleEvent) error {
+	if ev.User == nil || ev.Course == nil {
+		return errors.New("the event has no user or no course")
+	}
+	e, err := h.store.FindEnrollment(ctx, ev.User.ID, ev.Course.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = h.store.UpdateEnrollment(ctx, e.ID, func(e *domain.Enrollment) error {
+		e.Deleted = true
+		return nil
+	})
+	return err
+}
