@@ -10,6 +10,10 @@ import (
 	"github.com/acme/notifier/domain"
 )
 
+// MaxThrottledAttempts bounds how often one row is tried while WhatsApp
+// keeps answering that it sent nothing (throughput and pair-rate limits).
+const MaxThrottledAttempts = 12
+
 // SendHandler makes one send attempt for a PENDING row: it claims the row,
 // asks the sender, and records the outcome on the same row. A row is claimed
 // before the request leaves, so a crash mid-send leaves a claimed row that
@@ -64,6 +68,13 @@ func applyResult(m *domain.MessageLog, res SendResult, now time.Time) {
 		m.ErrorCode, m.ErrorMessage = "", ""
 		m.Advance(domain.StatusSent, now)
 	case OutcomeRetryLater:
+		if m.Attempts >= MaxThrottledAttempts {
+			// Nothing was ever sent, so giving up is safe; a limit that
+			// lasts this long needs a person, not another attempt.
+			m.ClaimedAt = time.Time{}
+			m.Fail(res.ErrorCode, fmt.Sprintf("%s (gave up after %d throttled attempts)", res.ErrorMessage, m.Attempts), now)
+			return
+		}
 		m.Release(now.Add(res.RetryAfter))
 		m.ErrorCode, m.ErrorMessage = res.ErrorCode, res.ErrorMessage
 	case OutcomeFailed:
@@ -71,6 +82,11 @@ func applyResult(m *domain.MessageLog, res SendResult, now time.Time) {
 		m.Fail(res.ErrorCode, res.ErrorMessage, now)
 	default: // OutcomeUnknown, or a sender that said nothing
 		m.ClaimedAt = time.Time{}
+		if m.Status != domain.StatusPending {
+			// A status webhook proved the send while the request was
+			// still waiting for its answer: the outcome is known after all.
+			return
+		}
 		msg := res.ErrorMessage
 		if msg == "" {
 			msg = "the outcome of the request to WhatsApp is unknown"
