@@ -114,3 +114,43 @@ func (h *EvaluateHandler) deleteEnrollment(ctx context.Context, ev MoodleEvent) 
 	})
 	return err
 }
+
+// MoodleEventProcessor handles stored Moodle events taken from the bus.
+type MoodleEventProcessor struct {
+	eval    *EvaluateHandler
+	inbound InboundStore
+}
+
+// NewMoodleEventProcessor builds the processor of Moodle events.
+func NewMoodleEventProcessor(a *Application, inbound InboundStore) (*MoodleEventProcessor, error) {
+	if a == nil || inbound == nil {
+		return nil, errors.New("app: the event processor needs the application and the inbound store")
+	}
+	return &MoodleEventProcessor{eval: a.Evaluate, inbound: inbound}, nil
+}
+
+// Process applies the event unless it was processed already, then marks it
+// processed. Applying twice is harmless (a redelivery racing the mark), so
+// the check is only a shortcut; the database's deduplication is the guard.
+func (p *MoodleEventProcessor) Process(ctx context.Context, ev MoodleEvent) error {
+	stored, err := p.inbound.GetInbound(ctx, ev.ID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		// Published but not stored cannot happen through the webhook; a
+		// replayed or hand-made message is still worth applying.
+	case err != nil:
+		return fmt.Errorf("read inbound event %s: %w", ev.ID, err)
+	case stored.State == InboundProcessed || stored.State == InboundIgnored:
+		return nil
+	}
+	if _, err := p.eval.ApplyMoodleEvent(ctx, ev); err != nil {
+		if merr := p.inbound.MarkInboundAttempt(ctx, ev.ID, err.Error()); merr != nil && !errors.Is(merr, ErrNotFound) {
+			p.eval.log.WarnContext(ctx, "record failed attempt", "event_id", ev.ID, "err", merr)
+		}
+		return err
+	}
+	if err := p.inbound.MarkInboundProcessed(ctx, ev.ID, p.eval.now()); err != nil && !errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("mark event %s processed: %w", ev.ID, err)
+	}
+	return nil
+}

@@ -33,7 +33,12 @@ const usage = `usage: notifier [command] [flags]
 commands:
   serve [--role all|api|worker|scheduler]   run the service (the default command)
   migrate                                   apply the database migrations and exit
+  scan [--date YYYY-MM-DD] [--wait]         start a scan for a date (default today)
+  webhook send --file EVENT.json [--url URL]  sign a Moodle event with MOODLE_WEBHOOK_SECRET and post it
+  dlq list [--limit N]                      list dead letters: id, topic, attempts, first failure, reason
+  dlq replay (--id ID ... | --all)          put dead letters back on their topic and remove them
   version                                   print the version
+  healthcheck                               exit 0 when the local service answers /healthz (for containers)
 `
 
 // run executes one command and returns the process exit status: 0 success,
@@ -65,9 +70,23 @@ func dispatch(ctx context.Context, cmd string, args []string, getenv func(string
 	case "version":
 		fmt.Fprintf(stdout, "notifier %s\n", version)
 		return nil
+	case "scan":
+		cfg, err := loadConfig(getenv, "")
+		if err != nil {
+			return err
+		}
+		return scanCommand(ctx, cfg, args, stdout, stderr)
+	case "healthcheck":
+		cfg, err := LoadConfig(getenv)
+		if err != nil {
+			return err
+		}
+		return healthcheck(ctx, cfg.HTTPAddr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
+	case "dlq":
+		return dlqMain(ctx, getenv, args, stdout, stderr)
 	case "serve":
 		fs := newFlagSet("serve", stderr)
 		role := fs.String("role", "", "all, api, worker or scheduler (default NOTIFIER_ROLE or all)")
@@ -88,6 +107,12 @@ func dispatch(ctx context.Context, cmd string, args []string, getenv func(string
 			return err
 		}
 		return migrate(ctx, cfg, stdout)
+	case "webhook":
+		cfg, err := loadConfig(getenv, "")
+		if err != nil {
+			return err
+		}
+		return webhookSend(ctx, cfg, args, stdout, stderr)
 	default:
 		return usageError{fmt.Sprintf("unknown command %q\n%s", cmd, usage)}
 	}

@@ -1,0 +1,270 @@
+package bus_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/notifier/adapters/bus"
+	"github.com/acme/notifier/app"
+	"github.com/acme/notifier/internal/testenv"
+)
+
+var discard = slog.New(slog.DiscardHandler)
+
+func newRedis(t *testing.T, cfg bus.Config) (*bus.Redis, *redis.Client) {
+	t.Helper()
+	srv := testenv.RedisServer(t)
+	cfg.URL, cfg.Prefix = srv.URL, srv.Prefix
+	if cfg.BlockTime == 0 {
+		cfg.BlockTime = 100 * time.Millisecond
+	}
+	b, err := bus.NewRedis(t.Context(), cfg, discard)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	opt, err := redis.ParseURL(srv.URL)
+	require.NoError(t, err)
+	raw := redis.NewClient(opt)
+	t.Cleanup(func() { _ = raw.Close() })
+	return b, raw
+}
+
+// receive reads one message from ch, or fails.
+func receive(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		require.True(t, ok, "channel closed")
+		return m
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message within 10 s")
+		return nil
+	}
+}
+
+func TestRedisPublishesToThePrefixedStreamWithoutTrimming(t *testing.T) {
+	t.Parallel()
+	b, raw := newRedis(t, bus.Config{})
+	ctx := t.Context()
+	require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{
+		ID: "ev-1", Payload: []byte(`{"id":"ev-1"}`), Metadata: map[string]string{"correlation_id": "ev-1"},
+	}))
+	for i := range 200 {
+		require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{Payload: []byte(fmt.Sprint(i))}))
+	}
+	stream := b.Stream(app.TopicMoodleEvents)
+	assert.Regexp(t, `^notifier-test-[0-9a-f]+:moodle-events$`, stream)
+	n, err := raw.XLen(ctx, stream).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(201), n, "no MAXLEN: every entry stays")
+	first, err := raw.XRangeN(ctx, stream, "-", "+", 1).Result()
+	require.NoError(t, err)
+	assert.Equal(t, "ev-1", first[0].Values["_watermill_message_uuid"])
+	assert.Equal(t, `{"id":"ev-1"}`, first[0].Values["payload"])
+
+	// Nothing to publish is not an error; a reserved key is.
+	require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents))
+	err = b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{Metadata: map[string]string{"_watermill_message_uuid": "x"}})
+	assert.Error(t, err)
+}
+
+func TestRedisSubscriberUsesOneGroupPerHandler(t *testing.T) {
+	t.Parallel()
+	b, raw := newRedis(t, bus.Config{Consumers: 3, ConsumerName: "proc"})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	subA, err := b.Subscriber("moodle-event")
+	require.NoError(t, err)
+	subB, err := b.Subscriber("audit")
+	require.NoError(t, err)
+	chA, err := subA.Subscribe(ctx, app.TopicMoodleEvents)
+	require.NoError(t, err)
+	chB, err := subB.Subscribe(ctx, app.TopicMoodleEvents)
+	require.NoError(t, err)
+
+	require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{ID: "ev-1", Payload: []byte("x"),
+		Metadata: map[string]string{"correlation_id": "ev-1", "event": "course_updated"}}))
+	for _, ch := range []<-chan *message.Message{chA, chB} {
+		m := receive(t, ch)
+		assert.Equal(t, "ev-1", m.UUID)
+		assert.Equal(t, "x", string(m.Payload))
+		assert.Equal(t, message.Metadata{"correlation_id": "ev-1", "event": "course_updated"}, m.Metadata)
+		m.Ack()
+	}
+
+	stream := b.Stream(app.TopicMoodleEvents)
+	groups, err := raw.XInfoGroups(ctx, stream).Result()
+	require.NoError(t, err)
+	var names []string
+	for _, g := range groups {
+		names = append(names, g.Name)
+	}
+	assert.ElementsMatch(t, []string{b.Group("moodle-event"), b.Group("audit")}, names, "one group per handler")
+	// A consumer joins its group when it first receives an entry (Redis 7
+	// does not create one that only waits); those that did are ours.
+	consumers, err := raw.XInfoConsumers(ctx, stream, b.Group("audit")).Result()
+	require.NoError(t, err)
+	require.NotEmpty(t, consumers)
+	for _, c := range consumers {
+		assert.Contains(t, []string{"proc-0", "proc-1", "proc-2"}, c.Name)
+	}
+
+	// Closing a subscriber closes its own clients only: the bus still
+	// publishes and answers.
+	require.NoError(t, subA.Close())
+	require.NoError(t, subA.Close(), "closing twice is harmless")
+	require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{ID: "ev-2"}))
+	assert.Equal(t, "ev-2", receive(t, chB).UUID)
+	require.NoError(t, b.Ping(ctx))
+}
+
+func TestRedisCloseStopsEverything(t *testing.T) {
+	t.Parallel()
+	b, _ := newRedis(t, bus.Config{Consumers: 2})
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicScanItems)
+	require.NoError(t, err)
+	began := time.Now()
+	require.NoError(t, b.Close())
+	assert.Less(t, time.Since(began), 5*time.Second)
+	for range ch { //nolint:revive // drain until closed
+	}
+	assert.Error(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{}))
+	_, err = b.Subscriber("h2")
+	assert.Error(t, err)
+	require.NoError(t, b.Close(), "closing twice is harmless")
+}
+
+func TestRedisNackIsResentAfterThePause(t *testing.T) {
+	t.Parallel()
+	b, _ := newRedis(t, bus.Config{Consumers: 1, NackResendSleep: 300 * time.Millisecond})
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicScanItems)
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "m"}))
+	m := receive(t, ch)
+	m.Metadata.Set("note", "kept")
+	nacked := time.Now()
+	m.Nack()
+	again := receive(t, ch)
+	assert.GreaterOrEqual(t, time.Since(nacked), 300*time.Millisecond)
+	assert.Equal(t, "m", again.UUID)
+	assert.Equal(t, "kept", again.Metadata.Get("note"), "a resend carries the metadata on")
+	again.Ack()
+}
+
+func TestInProcessDeliversWithinItsWorkerBound(t *testing.T) {
+	t.Parallel()
+	b := bus.NewInProcessWith(bus.InProcessConfig{Workers: 2, NackResendSleep: 200 * time.Millisecond}, discard)
+	defer b.Close()
+	ctx := t.Context()
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(ctx, app.TopicScanItems)
+	require.NoError(t, err)
+
+	require.NoError(t, b.Publish(ctx, app.TopicScanItems,
+		app.BusMessage{ID: "a", Payload: []byte("1"), Metadata: map[string]string{"correlation_id": "c"}},
+		app.BusMessage{ID: "b"}, app.BusMessage{ID: "c"}))
+	first, second := receive(t, ch), receive(t, ch)
+	select {
+	case m := <-ch:
+		t.Fatalf("a third message %s while two are unacknowledged", m.UUID)
+	case <-time.After(200 * time.Millisecond):
+	}
+	got := map[string]*message.Message{first.UUID: first, second.UUID: second}
+	first.Ack()
+	third := receive(t, ch)
+	got[third.UUID] = third
+	assert.Len(t, got, 3)
+	assert.Equal(t, "c", got["a"].Metadata.Get("correlation_id"))
+
+	// A nack comes back after the pause, with its metadata.
+	second.Metadata.Set("note", "kept")
+	nacked := time.Now()
+	second.Nack()
+	again := receive(t, ch)
+	assert.GreaterOrEqual(t, time.Since(nacked), 200*time.Millisecond)
+	assert.Equal(t, second.UUID, again.UUID)
+	assert.Equal(t, "kept", again.Metadata.Get("note"))
+	again.Ack()
+	third.Ack()
+
+	require.NoError(t, b.Ping(ctx))
+	require.NoError(t, sub.Close())
+	require.NoError(t, b.Close())
+	assert.Error(t, b.Ping(ctx))
+	assert.Error(t, b.Publish(ctx, app.TopicScanItems, app.BusMessage{}))
+}
+
+// The publisher's context does not reach the handler: an HTTP request
+// ends long before its event is handled.
+func TestInProcessDoesNotCarryThePublishersContext(t *testing.T) {
+	t.Parallel()
+	b := bus.NewInProcess(discard)
+	defer b.Close()
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicMoodleEvents)
+	require.NoError(t, err)
+	pubCtx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, b.Publish(pubCtx, app.TopicMoodleEvents, app.BusMessage{ID: "ev"}))
+	cancel()
+	m := receive(t, ch)
+	assert.NoError(t, m.Context().Err())
+	m.Ack()
+}
+
+func TestInProcessManyMessages(t *testing.T) {
+	t.Parallel()
+	b := bus.NewInProcess(discard)
+	defer b.Close()
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicScanItems)
+	require.NoError(t, err)
+	const n = 1000
+	var acked atomic.Int32
+	go func() {
+		for m := range ch {
+			go func() {
+				m.Ack()
+				acked.Add(1)
+			}()
+		}
+	}()
+	for i := range n {
+		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: fmt.Sprint(i)}))
+	}
+	require.Eventually(t, func() bool { return acked.Load() == n }, 10*time.Second, 5*time.Millisecond)
+}
+
+// Redis losing its data (flushed, restarted without persistence) takes the
+// consumer groups with it: the subscriber makes its group again and goes
+// on with what is published next.
+func TestRedisSubscriberSurvivesLostData(t *testing.T) {
+	t.Parallel()
+	b, raw := newRedis(t, bus.Config{Consumers: 2})
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicScanItems)
+	require.NoError(t, err)
+	require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "before"}))
+	receive(t, ch).Ack()
+
+	require.NoError(t, raw.Del(t.Context(), b.Stream(app.TopicScanItems)).Err()) // the stream and its group
+	require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "after"}))
+	m := receive(t, ch)
+	assert.Equal(t, "after", m.UUID)
+	m.Ack()
+}

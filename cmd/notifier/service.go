@@ -1,0 +1,368 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/acme/notifier/adapters/moodle"
+	"github.com/acme/notifier/adapters/postgres"
+	"github.com/acme/notifier/adapters/sqlite"
+	"github.com/acme/notifier/adapters/whatsapp"
+	"github.com/acme/notifier/app"
+	"github.com/acme/notifier/ports/httpapi"
+	"github.com/acme/notifier/ports/messaging"
+)
+
+// storage is every store port; both adapters implement all of them.
+type storage interface {
+	app.Store
+	app.InboundStore
+	app.DeadLetterStore
+	app.ScanStore
+	app.WhatsAppStore
+}
+
+var (
+	_ storage = (*postgres.Store)(nil)
+	_ storage = (*sqlite.Store)(nil)
+)
+
+// timing holds the service's periods; tests shorten them.
+type timing struct {
+	// sendSweepEvery is how often PENDING rows that are due are sent.
+	sendSweepEvery time.Duration
+	// staleClaimAfter is how long a claimed row may wait for its outcome
+	// before it is declared unknown: far beyond the sender's HTTP timeout.
+	staleClaimAfter time.Duration
+	// schedulerEvery is how often the scheduler starts due scans,
+	// dispatches new ones and closes finished ones.
+	schedulerEvery time.Duration
+	// recoverEvery and recoverAfter: stored events still unprocessed this
+	// long after they arrived are published again.
+	recoverEvery time.Duration
+	recoverAfter time.Duration
+}
+
+var productionTiming = timing{
+	sendSweepEvery: 5 * time.Second, staleClaimAfter: 5 * time.Minute, schedulerEvery: 2 * time.Second,
+	recoverEvery: 30 * time.Second, recoverAfter: 2 * time.Minute,
+}
+
+// shutdownGrace bounds how long requests in flight may take to finish.
+const shutdownGrace = 25 * time.Second
+
+// overrides replace production parts in component tests; the zero value
+// changes nothing.
+type overrides struct {
+	sender   app.Sender
+	progress app.ProgressSource
+	timing   *timing
+	now      func() time.Time
+}
+
+// service is the whole notifier wired together: what serve runs, and what
+// component tests start.
+type service struct {
+	cfg      Config
+	log      *slog.Logger
+	store    storage
+	bus      eventBus
+	where    string // the store, for the banner
+	busName  string
+	app      *app.Application
+	scans    *app.ScanHandler
+	dead     *app.DeadLetters
+	recovery *app.Recovery
+	router   *messaging.Router // nil for the api and scheduler roles
+	handler  http.Handler
+	poke     chan struct{}
+	timing   timing
+}
+
+// openStore opens (and migrates) PostgreSQL when DATABASE_URL is set, the
+// embedded SQLite file in NOTIFIER_DATA_DIR otherwise.
+func openStore(ctx context.Context, cfg Config) (storage, string, error) {
+	if cfg.DatabaseURL != "" {
+		if err := postgres.Migrate(ctx, cfg.DatabaseURL); err != nil {
+			return nil, "", err
+		}
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		if err != nil {
+			return nil, "", err
+		}
+		return s, "postgres", nil
+	}
+	path := filepath.Join(cfg.DataDir, "notifier.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, "sqlite " + path, nil
+}
+
+func newSender(cfg Config, log *slog.Logger) (app.Sender, error) {
+	if cfg.WhatsApp.DryRun() {
+		return whatsapp.DryRun{}, nil
+	}
+	return whatsapp.NewClient(whatsapp.ClientConfig{
+		Token: cfg.WhatsApp.Token, PhoneID: cfg.WhatsApp.PhoneID, APIURL: cfg.WhatsApp.APIURL,
+		Version: version, RatePerSecond: float64(cfg.WhatsApp.RatePerSecond),
+		RedisURL: cfg.RedisURL, RedisPrefix: cfg.StreamPrefix, Logger: log,
+	})
+}
+
+// newMoodle is the Moodle web-services client, or nil without MOODLE_URL.
+func newMoodle(cfg Config, log *slog.Logger) (*moodle.Client, error) {
+	if cfg.MoodleURL == "" {
+		return nil, nil
+	}
+	c, err := moodle.New(moodle.Config{BaseURL: cfg.MoodleURL, Token: cfg.MoodleToken, Logger: log})
+	if err != nil {
+		return nil, &ConfigError{Var: "MOODLE_URL", Msg: err.Error()}
+	}
+	return c, nil
+}
+
+// newService opens the store and the bus and builds every use case, port and
+// handler. Close releases what it opened.
+func newService(ctx context.Context, cfg Config, log *slog.Logger, over overrides) (_ *service, err error) {
+	s := &service{cfg: cfg, log: log, poke: make(chan struct{}, 1), timing: productionTiming}
+	if over.timing != nil {
+		s.timing = *over.timing
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	rules, err := loadRules(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if s.store, s.where, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if s.bus, s.busName, err = openBus(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	sender := over.sender
+	if sender == nil {
+		if sender, err = newSender(cfg, log); err != nil {
+			return nil, err
+		}
+	}
+	settings := app.Settings{Rules: rules, Location: cfg.Location, PhoneRegion: cfg.PhoneRegion}
+	if s.app, err = app.New(settings, app.Deps{Store: s.store, Sender: sender, Logger: log, Now: over.now}); err != nil {
+		return nil, err
+	}
+	moodleClient, err := newMoodle(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	progress := over.progress
+	if progress == nil && moodleClient != nil {
+		progress = moodleClient
+	}
+	if s.scans, err = app.NewScanHandler(s.app, s.store, s.bus, progress); err != nil {
+		return nil, err
+	}
+	s.dead, err = app.NewDeadLetters(app.DeadLettersDeps{
+		Store: s.store, Bus: s.bus, Inbound: s.store, Logger: log,
+		Hooks: map[string]app.DeadLetterHook{app.TopicScanItems: messaging.ScanItemDeadLettered(s.scans)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.recovery, err = app.NewRecovery(s.store, s.bus, time.Now, log); err != nil {
+		return nil, err
+	}
+	wa, err := app.NewWhatsAppWebhooks(settings, app.WhatsAppWebhookDeps{
+		Store: s.store, WhatsApp: s.store, Inbound: s.store, Bus: s.bus, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Role == "all" || cfg.Role == "worker" {
+		if err := s.buildRouter(wa); err != nil {
+			return nil, err
+		}
+	}
+	if s.handler, err = s.buildHTTP(wa); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *service) buildRouter(wa *app.WhatsAppWebhooks) error {
+	events, err := app.NewMoodleEventProcessor(s.app, s.store)
+	if err != nil {
+		return err
+	}
+	s.router, err = messaging.NewRouter(messaging.RouterConfig{
+		Logger: s.log, Subscribers: s.bus.Subscriber, DeadLetters: s.store, OnDeadLetter: s.dead.OnDeadLetter,
+	})
+	if err != nil {
+		return err
+	}
+	return messaging.Handlers{MoodleEvents: events, Scans: s.scans, WhatsApp: wa.Process.Handle}.Register(s.router)
+}
+
+func (s *service) buildHTTP(wa *app.WhatsAppWebhooks) (http.Handler, error) {
+	ingest, err := app.NewIngestHandler(s.store, s.bus, time.Now, s.log)
+	if err != nil {
+		return nil, err
+	}
+	moodleHook, err := httpapi.NewMoodleWebhook(s.cfg.WebhookSecrets, ingest, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	waHook, err := httpapi.NewWhatsAppWebhook(httpapi.WhatsAppWebhookConfig{
+		AppSecret: s.cfg.WhatsApp.AppSecret, VerifyToken: s.cfg.WhatsApp.VerifyToken,
+		Receiver: wa.Receive, Logger: s.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gin.SetMode(gin.ReleaseMode)
+	return httpapi.NewRouter(httpapi.Options{
+		Logger:      s.log,
+		Checks:      map[string]httpapi.Check{"store": s.store.Ping, "bus": s.bus.Ping},
+		AdminTokens: s.cfg.AdminTokens,
+		Routes:      []func(gin.IRoutes){moodleHook.Register, waHook.Register},
+		AdminRoutes: []func(gin.IRoutes){
+			httpapi.MessageRoutes{Queries: s.app.Queries}.Register,
+			httpapi.ScanRoutes{Scans: s.scans, Poke: s.wake}.Register,
+			httpapi.DeadLetterRoutes{DeadLetters: s.dead}.Register,
+		},
+	}), nil
+}
+
+// wake makes the scheduler loop run now (a new manual scan).
+func (s *service) wake() {
+	select {
+	case s.poke <- struct{}{}:
+	default:
+	}
+}
+
+// Close releases the bus and the store.
+func (s *service) Close() error {
+	var errs []error
+	if s.bus != nil {
+		errs = append(errs, s.bus.Close())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// run serves HTTP on ln and runs the parts of the role until ctx ends, then
+// stops taking requests, lets handlers in flight finish, and returns.
+func (s *service) run(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+		defer cancel()
+		return srv.Shutdown(shutCtx)
+	})
+	if s.router != nil {
+		g.Go(func() error { return s.router.Run(gctx) })
+		g.Go(func() error {
+			// The in-process bus drops messages published before their
+			// handler subscribed: recover once the router runs.
+			select {
+			case <-s.router.Running():
+			case <-gctx.Done():
+				return nil
+			}
+			if err := s.scans.Recover(gctx); err != nil && gctx.Err() == nil {
+				s.log.WarnContext(gctx, "republish pending scan items", "err", err)
+			}
+			s.recovery.RunRecovery(gctx, app.RecoveryLoop{Every: s.timing.recoverEvery, OlderThan: s.timing.recoverAfter})
+			return nil
+		})
+		g.Go(func() error { return s.sweepSends(gctx) })
+	}
+	if s.cfg.Role == "all" || s.cfg.Role == "scheduler" {
+		g.Go(func() error { return s.schedule(gctx) })
+	}
+	return g.Wait()
+}
+
+// schedule runs the scheduler until ctx ends.
+func (s *service) schedule(ctx context.Context) error {
+	t := time.NewTicker(s.timing.schedulerEvery)
+	defer t.Stop()
+	at := s.cfg.ScanAt
+	for {
+		if err := s.scans.Tick(ctx, !at.Off, at.Hour, at.Minute); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "scheduler", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.poke:
+		}
+	}
+}
+
+// sweepSends sends due PENDING rows and settles claims whose outcome was
+// never recorded, until ctx ends.
+func (s *service) sweepSends(ctx context.Context) error {
+	t := time.NewTicker(s.timing.sendSweepEvery)
+	defer t.Stop()
+	send := s.app.Send
+	for {
+		if n, err := send.SettleStale(ctx, s.timing.staleClaimAfter); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "settle stale sends", "err", err)
+		} else if n > 0 {
+			s.log.WarnContext(ctx, "sends with unknown outcome marked FAILED", "count", n)
+		}
+		if _, err := send.SendDue(ctx, 100); err != nil && ctx.Err() == nil {
+			s.log.WarnContext(ctx, "send due messages", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func printBanner(w io.Writer, s *service, addr string) {
+	cfg := s.cfg
+	mode := "dry run (no WHATSAPP_TOKEN)"
+	if !cfg.WhatsApp.DryRun() {
+		mode = "WhatsApp Cloud API " + cfg.WhatsApp.APIURL
+	}
+	fmt.Fprintf(w, "notifier %s listening on http://%s (role %s, %s)\n", version, addr, cfg.Role, cfg.Env)
+	fmt.Fprintf(w, "  store: %s; bus: %s; sends: %s; timezone %s; daily scan %s\n",
+		s.where, s.busName, mode, cfg.Location, cfg.ScanAt)
+	fmt.Fprintf(w, "  Moodle webhooks: POST http://%s/webhooks/moodle\n", addr)
+	fmt.Fprintf(w, "  admin API:       http://%s/api/v1 (Authorization: Bearer <token>)\n", addr)
+	if len(cfg.Generated) > 0 {
+		fmt.Fprintf(w, "  generated development secrets (kept in %s):\n", filepath.Join(cfg.DataDir, devSecretsFile))
+		for _, g := range cfg.Generated {
+			fmt.Fprintf(w, "    %s\n", g)
+		}
+	}
+}

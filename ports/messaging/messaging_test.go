@@ -1,0 +1,550 @@
+package messaging_test
+
+// These tests run the router on the real buses (Redis Streams and the
+// in-process GoChannel) and the real dead-letter stores (PostgreSQL with
+// Redis, SQLite with the in-process bus, as the service pairs them). They
+// are component tests of the messaging path; the port itself imports no
+// adapter.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/acme/notifier/adapters/bus"
+	"github.com/acme/notifier/adapters/postgres"
+	"github.com/acme/notifier/adapters/sqlite"
+	"github.com/acme/notifier/app"
+	"github.com/acme/notifier/internal/testenv"
+	"github.com/acme/notifier/ports/messaging"
+)
+
+// testBus is what both buses offer.
+type testBus interface {
+	app.Bus
+	Subscriber(handlerName string) (message.Subscriber, error)
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+type testStore interface {
+	app.DeadLetterStore
+	app.InboundStore
+	Close() error
+}
+
+// env is one bus mode with its store; open* may be called again to
+// "restart" on the same database and Redis.
+type env struct {
+	redisURL  string // "" for the in-process bus
+	openStore func(t *testing.T) testStore
+	// openBus opens a bus; consumers 0 keeps the default.
+	openBus func(t *testing.T, opts busOpts) testBus
+}
+
+type busOpts struct {
+	consumerName string
+	consumers    int
+	maxIdle      time.Duration
+}
+
+func redisEnv(t *testing.T) env {
+	r := testenv.RedisServer(t)
+	url := testenv.PostgresURL(t)
+	require.NoError(t, postgres.Migrate(t.Context(), url))
+	return env{
+		redisURL: r.URL,
+		openStore: func(t *testing.T) testStore {
+			s, err := postgres.Open(t.Context(), url)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		openBus: func(t *testing.T, o busOpts) testBus {
+			b, err := bus.NewRedis(t.Context(), bus.Config{
+				URL: r.URL, Prefix: r.Prefix, ConsumerName: o.consumerName, Consumers: o.consumers,
+				NackResendSleep: 50 * time.Millisecond, BlockTime: 100 * time.Millisecond,
+				MaxIdleTime: o.maxIdle, ClaimInterval: 200 * time.Millisecond,
+			}, quietLogger())
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = b.Close() })
+			return b
+		},
+	}
+}
+
+func inProcessEnv(t *testing.T) env {
+	path := filepath.Join(t.TempDir(), "notifier.db")
+	return env{
+		openStore: func(t *testing.T) testStore {
+			s, err := sqlite.Open(t.Context(), path)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = s.Close() })
+			return s
+		},
+		openBus: func(t *testing.T, o busOpts) testBus {
+			b := bus.NewInProcessWith(bus.InProcessConfig{Workers: o.consumers, NackResendSleep: 50 * time.Millisecond},
+				quietLogger())
+			t.Cleanup(func() { _ = b.Close() })
+			return b
+		},
+	}
+}
+
+// bothModes runs fn once per bus mode, in parallel.
+func bothModes(t *testing.T, fn func(t *testing.T, e env)) {
+	t.Run("redis", func(t *testing.T) {
+		t.Parallel()
+		fn(t, redisEnv(t))
+	})
+	t.Run("inprocess", func(t *testing.T) {
+		t.Parallel()
+		fn(t, inProcessEnv(t))
+	})
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{}, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+}
+
+type testWriter struct{}
+
+func (testWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// routerConfig is fast: three attempts, milliseconds apart.
+func routerConfig(b testBus, s app.DeadLetterStore) messaging.RouterConfig {
+	return messaging.RouterConfig{
+		Logger:          quietLogger(),
+		Subscribers:     b.Subscriber,
+		DeadLetters:     s,
+		MaxAttempts:     3,
+		InitialInterval: 10 * time.Millisecond,
+		MaxInterval:     40 * time.Millisecond,
+		AttemptTimeout:  5 * time.Second,
+		CloseTimeout:    10 * time.Second,
+	}
+}
+
+// start runs r until the test ends and waits until it is subscribed.
+func start(t *testing.T, r *messaging.Router) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Running():
+	case err := <-done:
+		t.Fatalf("router stopped at start: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("router not running after 10 s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(20 * time.Second):
+			t.Error("router did not stop")
+		}
+	})
+}
+
+// stop stops r now and waits for it.
+func stop(t *testing.T, r *messaging.Router) {
+	t.Helper()
+	require.NoError(t, r.Close())
+}
+
+// received collects what a handler got.
+type received struct {
+	mu   sync.Mutex
+	msgs []app.BusMessage
+	cids []string
+}
+
+func (r *received) add(ctx context.Context, m app.BusMessage) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msgs = append(r.msgs, m)
+	r.cids = append(r.cids, messaging.CorrelationID(ctx))
+}
+
+func (r *received) all() ([]app.BusMessage, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]app.BusMessage(nil), r.msgs...), append([]string(nil), r.cids...)
+}
+
+func (r *received) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.msgs)
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 15*time.Second, 10*time.Millisecond, what)
+}
+
+func deadLetters(t *testing.T, s app.DeadLetterStore) []app.DeadLetter {
+	t.Helper()
+	list, err := s.ListDeadLetters(context.Background(), 0, 500)
+	require.NoError(t, err)
+	return list
+}
+
+func TestPublishReachesTheHandlerWithItsMetadata(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		r, err := messaging.NewRouter(routerConfig(b, s))
+		require.NoError(t, err)
+		var got received
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+			got.add(ctx, m)
+			return nil
+		}))
+		start(t, r)
+
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents,
+			app.BusMessage{ID: "ev-1", Payload: []byte(`{"id":"ev-1"}`),
+				Metadata: map[string]string{"correlation_id": "ev-1", "event": "course_updated"}},
+			app.BusMessage{Payload: []byte("no id, no metadata")},
+		))
+		waitFor(t, "both messages handled", func() bool { return got.count() == 2 })
+		msgs, cids := got.all()
+		byPayload := map[string]int{}
+		for i, m := range msgs {
+			byPayload[string(m.Payload)] = i
+		}
+		first := byPayload[`{"id":"ev-1"}`]
+		assert.Equal(t, "ev-1", msgs[first].ID)
+		assert.Equal(t, map[string]string{"correlation_id": "ev-1", "event": "course_updated"}, msgs[first].Metadata)
+		assert.Equal(t, "ev-1", cids[first], "the correlation id is in the handler's context")
+		second := byPayload["no id, no metadata"]
+		assert.NotEmpty(t, msgs[second].ID, "a message without an id gets one")
+		assert.Empty(t, cids[second])
+		assert.Empty(t, deadLetters(t, s))
+		require.NoError(t, b.Ping(t.Context()))
+	})
+}
+
+func TestFailingHandlerIsDeadLetteredThenReplayed(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		var hooked atomic.Int32
+		cfg := routerConfig(b, s)
+		cfg.OnDeadLetter = func(ctx context.Context, d app.DeadLetter) {
+			assert.NoError(t, ctx.Err(), "the hook gets a live context")
+			hooked.Add(1)
+		}
+		r, err := messaging.NewRouter(cfg)
+		require.NoError(t, err)
+		var attempts atomic.Int32
+		var fixed atomic.Bool
+		var got received
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+			if !fixed.Load() {
+				attempts.Add(1)
+				return fmt.Errorf("moodle unavailable: %w", app.ErrUnavailable)
+			}
+			got.add(ctx, m)
+			return nil
+		}))
+		start(t, r)
+
+		started := time.Now()
+		msg := app.BusMessage{ID: "ev-9", Payload: []byte(`{"id":"ev-9"}`),
+			Metadata: map[string]string{"correlation_id": "ev-9", "event": "user_enrolment_created"}}
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, msg))
+		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
+		time.Sleep(100 * time.Millisecond) // a fourth attempt would show now
+		assert.Equal(t, int32(3), attempts.Load(), "MaxAttempts in all")
+		assert.Equal(t, int32(1), hooked.Load())
+
+		d := deadLetters(t, s)[0]
+		assert.Equal(t, "ev-9", d.MessageID)
+		assert.Equal(t, app.TopicMoodleEvents, d.Topic, "the original topic, not the stream")
+		assert.Equal(t, "moodle-event", d.Handler)
+		assert.Equal(t, msg.Payload, d.Payload)
+		assert.Equal(t, msg.Metadata, d.Metadata, "the metadata as published, nothing added")
+		assert.Contains(t, d.Reason, "moodle unavailable")
+		assert.Equal(t, 3, d.Attempts)
+		assert.WithinRange(t, d.FirstFailedAt, started.Add(-time.Second), d.LastFailedAt)
+		assert.WithinRange(t, d.LastFailedAt, started, time.Now().Add(time.Second))
+
+		// The cause is fixed: the replay hands it to the handler and
+		// removes the row.
+		fixed.Store(true)
+		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s, Bus: b, Logger: quietLogger()})
+		require.NoError(t, err)
+		res, err := dl.Replay(t.Context(), []int64{d.ID})
+		require.NoError(t, err)
+		assert.Equal(t, []int64{d.ID}, res.Moved)
+		waitFor(t, "replayed message handled", func() bool { return got.count() == 1 })
+		msgs, cids := got.all()
+		assert.Equal(t, msg.Payload, msgs[0].Payload)
+		assert.Equal(t, "ev-9", cids[0], "the correlation id survives the replay")
+		assert.Equal(t, "user_enrolment_created", msgs[0].Metadata["event"])
+		assert.Empty(t, deadLetters(t, s))
+	})
+}
+
+func TestPermanentErrorSkipsTheRetries(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		r, err := messaging.NewRouter(routerConfig(b, s))
+		require.NoError(t, err)
+		var attempts atomic.Int32
+		require.NoError(t, r.Handle("scan-item", app.TopicScanItems, func(context.Context, app.BusMessage) error {
+			attempts.Add(1)
+			return fmt.Errorf("decode: %w", messaging.Permanent(errors.New("not JSON")))
+		}))
+		start(t, r)
+		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "scan-1-1", Payload: []byte("x")}))
+		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
+		d := deadLetters(t, s)[0]
+		assert.Equal(t, 1, d.Attempts)
+		assert.Equal(t, int32(1), attempts.Load())
+		assert.Equal(t, "decode: not JSON", d.Reason)
+	})
+}
+
+func TestPanickingHandlerIsDeadLetteredAndTheRouterKeepsRunning(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		r, err := messaging.NewRouter(routerConfig(b, s))
+		require.NoError(t, err)
+		var got received
+		var panics atomic.Int32
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+			if string(m.Payload) == "boom" {
+				panics.Add(1)
+				var nilMap map[string]int
+				nilMap["x"]++ // a real runtime panic
+			}
+			got.add(ctx, m)
+			return nil
+		}))
+		start(t, r)
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "p-1", Payload: []byte("boom")}))
+		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
+		d := deadLetters(t, s)[0]
+		assert.Equal(t, 3, d.Attempts, "a panic is retried like an error")
+		assert.Equal(t, int32(3), panics.Load())
+		assert.Contains(t, d.Reason, "panic: assignment to entry in nil map")
+		assert.NotContains(t, d.Reason, "goroutine", "the stack goes to the log, not the reason")
+
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ok-1", Payload: []byte("fine")}))
+		waitFor(t, "the next message is handled", func() bool { return got.count() == 1 })
+	})
+}
+
+func TestDeadLettersSurviveARestart(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s1, b1 := e.openStore(t), e.openBus(t, busOpts{consumerName: "first"})
+		r1, err := messaging.NewRouter(routerConfig(b1, s1))
+		require.NoError(t, err)
+		require.NoError(t, r1.Handle("moodle-event", app.TopicMoodleEvents, func(context.Context, app.BusMessage) error {
+			return errors.New("broken")
+		}))
+		start(t, r1)
+		require.NoError(t, b1.Publish(t.Context(), app.TopicMoodleEvents,
+			app.BusMessage{ID: "ev-1", Payload: []byte(`{"n":1}`), Metadata: map[string]string{"correlation_id": "ev-1"}}))
+		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s1)) == 1 })
+		stop(t, r1)
+		require.NoError(t, b1.Close())
+		require.NoError(t, s1.Close())
+
+		// A new process: new store, bus and router on the same database and
+		// Redis.
+		s2, b2 := e.openStore(t), e.openBus(t, busOpts{consumerName: "second"})
+		list := deadLetters(t, s2)
+		require.Len(t, list, 1)
+		assert.Equal(t, "ev-1", list[0].MessageID)
+		r2, err := messaging.NewRouter(routerConfig(b2, s2))
+		require.NoError(t, err)
+		var got received
+		require.NoError(t, r2.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+			got.add(ctx, m)
+			return nil
+		}))
+		start(t, r2)
+		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s2, Bus: b2, Logger: quietLogger()})
+		require.NoError(t, err)
+		res, err := dl.ReplayAll(t.Context())
+		require.NoError(t, err)
+		assert.Equal(t, []int64{list[0].ID}, res.Moved)
+		waitFor(t, "replayed after the restart", func() bool { return got.count() == 1 })
+		msgs, _ := got.all()
+		assert.Equal(t, []byte(`{"n":1}`), msgs[0].Payload)
+		assert.Empty(t, deadLetters(t, s2))
+	})
+}
+
+// A Moodle event whose handler gives up is marked failed in the inbound
+// store, so recovery leaves it alone; one never handled is published again
+// by recovery and processed.
+func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		ctx := t.Context()
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s, Bus: b, Inbound: s, Logger: quietLogger()})
+		require.NoError(t, err)
+		cfg := routerConfig(b, s)
+		cfg.OnDeadLetter = dl.OnDeadLetter
+		r, err := messaging.NewRouter(cfg)
+		require.NoError(t, err)
+		var got received
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+			if string(m.Payload) == "bad" {
+				return messaging.Permanent(errors.New("bad payload"))
+			}
+			got.add(ctx, m)
+			return s.MarkInboundProcessed(ctx, m.Metadata["correlation_id"], time.Now())
+		}))
+		start(t, r)
+
+		old := time.Now().Add(-time.Hour)
+		for _, ev := range []app.InboundEvent{
+			{ID: "ev-bad", Source: "moodle", Name: "course_updated", Payload: []byte("bad"), ReceivedAt: old, State: app.InboundReceived},
+			{ID: "ev-lost", Source: "moodle", Name: "course_updated", Payload: []byte("lost"), ReceivedAt: old, State: app.InboundReceived},
+		} {
+			isNew, err := s.InsertInbound(ctx, ev)
+			require.NoError(t, err)
+			require.True(t, isNew)
+		}
+		// ev-bad went on the bus and fails; ev-lost never reached it.
+		require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{ID: "ev-bad", Payload: []byte("bad"),
+			Metadata: map[string]string{"correlation_id": "ev-bad"}}))
+		waitFor(t, "ev-bad marked failed", func() bool {
+			ev, err := s.GetInbound(ctx, "ev-bad")
+			return err == nil && ev.State == app.InboundFailed
+		})
+
+		rec, err := app.NewRecovery(s, b, nil, quietLogger())
+		require.NoError(t, err)
+		n, err := rec.RecoverInbound(ctx, time.Minute, 100)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "only the event never processed")
+		waitFor(t, "ev-lost processed", func() bool {
+			ev, err := s.GetInbound(ctx, "ev-lost")
+			return err == nil && ev.State == app.InboundProcessed
+		})
+		msgs, cids := got.all()
+		require.Len(t, msgs, 1)
+		assert.Equal(t, "ev-lost", cids[0])
+		n, err = rec.RecoverInbound(ctx, time.Minute, 100)
+		require.NoError(t, err)
+		assert.Zero(t, n, "nothing left to recover")
+	})
+}
+
+// When the dead-letter store refuses the write, the message is not lost:
+// it is handled again after NackResendSleep, and its attempts add up.
+func TestFailedDeadLetterWriteRetriesTheMessage(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		flaky := &flakyDeadLetters{DeadLetterStore: s, failures: 1}
+		r, err := messaging.NewRouter(routerConfig(b, flaky))
+		require.NoError(t, err)
+		var attempts atomic.Int32
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(context.Context, app.BusMessage) error {
+			attempts.Add(1)
+			return errors.New("broken")
+		}))
+		start(t, r)
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ev-1", Payload: []byte("x")}))
+		waitFor(t, "dead-lettered at the second try", func() bool { return len(deadLetters(t, s)) == 1 })
+		d := deadLetters(t, s)[0]
+		assert.Equal(t, 6, d.Attempts, "two rounds of three attempts")
+		assert.Equal(t, int32(6), attempts.Load())
+	})
+}
+
+type flakyDeadLetters struct {
+	app.DeadLetterStore
+	mu       sync.Mutex
+	failures int
+}
+
+func (f *flakyDeadLetters) AddDeadLetter(ctx context.Context, d app.DeadLetter) (app.DeadLetter, error) {
+	f.mu.Lock()
+	fail := f.failures > 0
+	f.failures--
+	f.mu.Unlock()
+	if fail {
+		return app.DeadLetter{}, fmt.Errorf("db: %w", app.ErrUnavailable)
+	}
+	return f.DeadLetterStore.AddDeadLetter(ctx, d)
+}
+
+// A router that closes while a message waits for its next attempt leaves
+// it for redelivery instead of dead-lettering it.
+func TestClosingDoesNotDeadLetter(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		cfg := routerConfig(b, s)
+		cfg.InitialInterval = time.Minute
+		cfg.MaxInterval = time.Minute
+		r, err := messaging.NewRouter(cfg)
+		require.NoError(t, err)
+		var attempts atomic.Int32
+		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(context.Context, app.BusMessage) error {
+			attempts.Add(1)
+			return errors.New("broken")
+		}))
+		start(t, r)
+		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ev-1", Payload: []byte("x")}))
+		waitFor(t, "first attempt", func() bool { return attempts.Load() == 1 })
+		began := time.Now()
+		stop(t, r)
+		assert.Less(t, time.Since(began), 5*time.Second, "the back-off does not hold the close")
+		assert.Empty(t, deadLetters(t, s))
+		assert.Equal(t, int32(1), attempts.Load())
+	})
+}
+
+func TestHandlerConcurrencyIsBounded(t *testing.T) {
+	bothModes(t, func(t *testing.T, e env) {
+		s, b := e.openStore(t), e.openBus(t, busOpts{consumers: 3})
+		r, err := messaging.NewRouter(routerConfig(b, s))
+		require.NoError(t, err)
+		var inFlight, peak, done atomic.Int32
+		release := make(chan struct{})
+		require.NoError(t, r.Handle("scan-item", app.TopicScanItems, func(ctx context.Context, _ app.BusMessage) error {
+			n := inFlight.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			<-release
+			inFlight.Add(-1)
+			done.Add(1)
+			return nil
+		}))
+		start(t, r)
+		msgs := make([]app.BusMessage, 12)
+		for i := range msgs {
+			msgs[i] = app.BusMessage{ID: fmt.Sprintf("m-%d", i), Payload: []byte("x")}
+		}
+		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, msgs...))
+		waitFor(t, "three in the handler", func() bool { return inFlight.Load() == 3 })
+		time.Sleep(200 * time.Millisecond)
+		assert.Equal(t, int32(3), peak.Load(), "never more than the consumers")
+		close(release)
+		waitFor(t, "all handled", func() bool { return done.Load() == 12 })
+		assert.Equal(t, int32(3), peak.Load())
+	})
+}
