@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -17,6 +18,13 @@ type EvaluateEnrollment struct {
 	// Date is the reference date (a scan's date); zero means today in the
 	// company zone.
 	Date domain.Date
+	// Snapshot, when set, is the enrollment's state as read a moment ago
+	// without a lock (Store.ReadEnrollmentState). When no rule fires on it,
+	// the evaluation ends there: nothing is locked and nothing written.
+	// When some rule fires, the rules decide again on the state read under
+	// the enrollment's lock, and only that decision is written. A scan
+	// sets it: most of its enrollments get no message.
+	Snapshot *EnrollmentState
 }
 
 // EvaluateResult lists the rows the evaluation wrote and what became of
@@ -47,9 +55,13 @@ func (h *EvaluateHandler) Handle(ctx context.Context, cmd EvaluateEnrollment) (E
 		if m.Status != domain.StatusPending {
 			continue
 		}
-		if sent, err := h.send.Handle(ctx, m.ID); err == nil {
+		sent, err := h.send.Handle(ctx, m.ID)
+		switch {
+		case err == nil:
 			created[i] = sent
-		} else {
+		case errors.Is(err, domain.ErrNotClaimable):
+			// The due-rows sweep took it first: it is being sent.
+		default:
 			// The row stays PENDING and unclaimed (or claimed and settled by
 			// the stale-claim sweep): nothing is lost, the sweep sends it.
 			h.log.WarnContext(ctx, "send after evaluation failed", "message_id", m.ID, "err", err)
@@ -65,11 +77,17 @@ func (h *EvaluateHandler) Record(ctx context.Context, cmd EvaluateEnrollment) ([
 	if ref.IsZero() {
 		ref = domain.DateOf(now, h.settings.Location)
 	}
-	created, err := h.store.EvaluateLocked(ctx, cmd.EnrollmentID, func(st EnrollmentState) ([]domain.MessageLog, error) {
-		ev := domain.Evaluation{
+	evaluation := func(st EnrollmentState) domain.Evaluation {
+		return domain.Evaluation{
 			Occasion: cmd.Occasion, Now: now, Today: ref, Location: h.settings.Location,
 			Student: st.Student, Course: st.Course, Enrollment: st.Enrollment, History: st.History,
 		}
+	}
+	if cmd.Snapshot != nil && len(domain.Decide(h.settings.Rules, evaluation(*cmd.Snapshot))) == 0 {
+		return nil, nil
+	}
+	created, err := h.store.EvaluateLocked(ctx, cmd.EnrollmentID, func(st EnrollmentState) ([]domain.MessageLog, error) {
+		ev := evaluation(st)
 		var rows []domain.MessageLog
 		for _, r := range domain.Decide(h.settings.Rules, ev) {
 			rows = append(rows, domain.NewMessage(r, ev, cmd.Trigger, h.settings.PhoneRegion))

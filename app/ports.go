@@ -77,6 +77,11 @@ type Store interface {
 	// the same once-rule (the partial unique index) is dropped, not an
 	// error. It returns the rows inserted, with their ids.
 	EvaluateLocked(ctx context.Context, enrollmentID int64, decide func(EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error)
+	// ReadEnrollmentState reads what EvaluateLocked would pass to decide,
+	// from one consistent snapshot, without locking or writing anything:
+	// cheap, but possibly stale by the time it is used. Only EvaluateLocked
+	// may decide what to write.
+	ReadEnrollmentState(ctx context.Context, enrollmentID int64) (EnrollmentState, error)
 
 	GetMessage(ctx context.Context, id int64) (domain.MessageLog, error)
 	// UpdateMessage runs fn on the locked row and saves its changes; when fn

@@ -79,6 +79,9 @@ type ScanStore interface {
 	// FinishScanItem moves a pending item to done or failed with the number
 	// of rows it created; it reports false when the item was not pending.
 	FinishScanItem(ctx context.Context, scanID, enrollmentID int64, state ScanItemState, messages int) (bool, error)
+	// FinishScanItems does what FinishScanItem does for each of items, in
+	// one transaction; items no longer pending are left as they are.
+	FinishScanItems(ctx context.Context, items []ScanItemResult) error
 	// GetScan returns the scan with its counts.
 	GetScan(ctx context.Context, id int64) (Scan, error)
 	// ListScans lists scans newest first, with ids below beforeID (0: all).
@@ -88,6 +91,14 @@ type ScanStore interface {
 	CompleteScans(ctx context.Context, now time.Time) ([]Scan, error)
 	// RunningScans lists scans still running.
 	RunningScans(ctx context.Context) ([]Scan, error)
+}
+
+// ScanItemResult is how one item of a scan finished.
+type ScanItemResult struct {
+	ScanID       int64
+	EnrollmentID int64
+	State        ScanItemState
+	Messages     int
 }
 
 // ScanItem is the bus message of one enrollment of a scan.
@@ -109,6 +120,8 @@ type ScanHandler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	cache    *progressCache
+	finisher *itemFinisher
+	observer ScanObserver // nil: none
 }
 
 // NewScanHandler builds the scan use cases; progress may be nil.
@@ -118,7 +131,8 @@ func NewScanHandler(a *Application, scans ScanStore, bus Bus, progress ProgressS
 	}
 	e := a.Evaluate
 	return &ScanHandler{scans: scans, store: e.store, bus: bus, eval: e, progress: progress,
-		loc: e.settings.Location, now: e.now, log: e.log, cache: newProgressCache()}, nil
+		loc: e.settings.Location, now: e.now, log: e.log, cache: newProgressCache(),
+		finisher: &itemFinisher{store: scans}}, nil
 }
 
 // Today is the current date in the company zone.
@@ -201,19 +215,39 @@ func (h *ScanHandler) Publish(ctx context.Context, sc Scan) error {
 
 // Evaluate handles one scan item: it refreshes the enrollment's progress
 // (from Moodle when configured) and evaluates every rule for the scan's date.
+//
+// One read without a lock gives the refresh what it compares and the rules
+// a first look: most enrollments of a scan get no message, and those are
+// finished without locking or writing anything but the item. Only when
+// some rule would fire (or the progress changed) is the enrollment locked
+// and the decision taken again on what it holds then.
 func (h *ScanHandler) Evaluate(ctx context.Context, item ScanItem) error {
 	date, err := domain.ParseDate(item.Date)
 	if err != nil {
 		return fmt.Errorf("scan item: %w", err)
 	}
+	st, err := h.store.ReadEnrollmentState(ctx, item.EnrollmentID)
+	if errors.Is(err, ErrNotFound) {
+		// The enrollment vanished since the dispatch: nothing to evaluate.
+		return h.finisher.finish(ctx, ScanItemResult{ScanID: item.ScanID, EnrollmentID: item.EnrollmentID, State: ScanItemDone})
+	}
+	if err != nil {
+		return fmt.Errorf("scan item: %w", err)
+	}
+	snapshot := &st
 	if h.progress != nil {
-		if err := h.refreshProgress(ctx, item); err != nil {
+		changed, err := h.refreshProgress(ctx, item, st)
+		if err != nil {
 			return err
+		}
+		if changed {
+			snapshot = nil // the rules decide on the stored progress, under the lock
 		}
 	}
 	res, err := h.eval.Handle(ctx, EvaluateEnrollment{
 		EnrollmentID: item.EnrollmentID, Occasion: domain.OnScan, Date: date,
-		Trigger: domain.Trigger{Kind: domain.TriggerScan, Ref: strconv.FormatInt(item.ScanID, 10)},
+		Trigger:  domain.Trigger{Kind: domain.TriggerScan, Ref: strconv.FormatInt(item.ScanID, 10)},
+		Snapshot: snapshot,
 	})
 	if errors.Is(err, ErrNotFound) {
 		// The enrollment vanished since the dispatch: nothing to evaluate.
@@ -222,8 +256,8 @@ func (h *ScanHandler) Evaluate(ctx context.Context, item ScanItem) error {
 	if err != nil {
 		return err
 	}
-	_, err = h.scans.FinishScanItem(ctx, item.ScanID, item.EnrollmentID, ScanItemDone, len(res.Created))
-	return err
+	return h.finisher.finish(ctx, ScanItemResult{ScanID: item.ScanID, EnrollmentID: item.EnrollmentID,
+		State: ScanItemDone, Messages: len(res.Created)})
 }
 
 // Failed records that an item's evaluation was dead-lettered.
@@ -232,37 +266,28 @@ func (h *ScanHandler) Failed(ctx context.Context, item ScanItem) error {
 	return err
 }
 
-func (h *ScanHandler) refreshProgress(ctx context.Context, item ScanItem) error {
-	e, err := h.store.GetEnrollment(ctx, item.EnrollmentID)
-	if err != nil {
-		return fmt.Errorf("scan item: %w", err)
+// refreshProgress stores Moodle's progress for the enrollment when it
+// differs from st's, and reports whether it did.
+func (h *ScanHandler) refreshProgress(ctx context.Context, item ScanItem, st EnrollmentState) (bool, error) {
+	user, course := st.Student.MoodleUserID, st.Course.MoodleCourseID
+	if user == 0 {
+		return false, nil
 	}
-	s, err := h.store.GetStudent(ctx, e.StudentID)
-	if err != nil {
-		return fmt.Errorf("scan item: %w", err)
-	}
-	c, err := h.store.GetCourse(ctx, e.CourseID)
-	if err != nil {
-		return fmt.Errorf("scan item: %w", err)
-	}
-	if s.MoodleUserID == 0 {
-		return nil
-	}
-	byUser, err := h.cache.get(ctx, item.ScanID, c.MoodleCourseID, func(ctx context.Context) (map[int64]domain.Progress, error) {
-		return h.progress.CourseProgress(ctx, c.MoodleCourseID, nil)
+	byUser, err := h.cache.get(ctx, item.ScanID, course, func(ctx context.Context) (map[int64]domain.Progress, error) {
+		return h.progress.CourseProgress(ctx, course, nil)
 	})
 	if err != nil {
-		return fmt.Errorf("progress of course %d from Moodle: %w", c.MoodleCourseID, err)
+		return false, fmt.Errorf("progress of course %d from Moodle: %w", course, err)
 	}
-	p, ok := byUser[s.MoodleUserID]
-	if !ok || progressEqual(p, e.Progress) {
-		return nil
+	p, ok := byUser[user]
+	if !ok || progressEqual(p, st.Enrollment.Progress) {
+		return false, nil
 	}
-	_, err = h.store.UpdateEnrollment(ctx, e.ID, func(e *domain.Enrollment) error {
+	_, err = h.store.UpdateEnrollment(ctx, st.Enrollment.ID, func(e *domain.Enrollment) error {
 		e.Progress = p
 		return nil
 	})
-	return err
+	return err == nil, err
 }
 
 func progressEqual(a, b domain.Progress) bool {
@@ -280,6 +305,9 @@ func (h *ScanHandler) Complete(ctx context.Context) error {
 	}
 	for _, sc := range done {
 		h.cache.forget(sc.ID)
+		if h.observer != nil {
+			h.observer.ScanFinished(sc)
+		}
 		h.log.InfoContext(ctx, "scan done", "scan_id", sc.ID, "date", sc.Date.String(),
 			"dispatched", sc.Counts.Dispatched, "evaluated", sc.Counts.Evaluated,
 			"messages", sc.Counts.Messages, "failed", sc.Counts.Failed)

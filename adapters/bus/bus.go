@@ -1,6 +1,6 @@
 // Package bus carries the notifier's work between the webhooks, the scan
 // and the handlers: Watermill on Redis Streams (NewRedis) when REDIS_URL is
-// set, Watermill's in-process GoChannel (NewInProcess) when it is not. Both
+// set, bounded in-memory queues (NewInProcess) when it is not. Both
 // implement app.Bus for publishing and give the router one
 // message.Subscriber per handler.
 //

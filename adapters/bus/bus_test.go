@@ -76,6 +76,48 @@ func TestRedisPublishesToThePrefixedStreamWithoutTrimming(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// Several messages go in pipelines; the entries are the same as those of
+// one-by-one publishing, in order, and subscribers decode them alike.
+func TestRedisPublishesBatchesInOrder(t *testing.T) {
+	t.Parallel()
+	b, raw := newRedis(t, bus.Config{Consumers: 1})
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	const n = 1234 // more than one pipeline
+	msgs := make([]app.BusMessage, n)
+	for i := range msgs {
+		msgs[i] = app.BusMessage{ID: fmt.Sprintf("m-%d", i), Payload: []byte(fmt.Sprint(i)),
+			Metadata: map[string]string{"correlation_id": "scan:1"}}
+	}
+	require.NoError(t, b.Publish(ctx, app.TopicScanItems, msgs...))
+	stream := b.Stream(app.TopicScanItems)
+	entries, err := raw.XRange(ctx, stream, "-", "+").Result()
+	require.NoError(t, err)
+	require.Len(t, entries, n)
+	for i, e := range entries {
+		require.Equal(t, fmt.Sprintf("m-%d", i), e.Values["_watermill_message_uuid"], "in order")
+	}
+
+	sub, err := b.Subscriber("scan")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(ctx, app.TopicScanItems)
+	require.NoError(t, err)
+	for i := range 3 {
+		m := receive(t, ch)
+		assert.Equal(t, fmt.Sprintf("m-%d", i), m.UUID)
+		assert.Equal(t, fmt.Sprint(i), string(m.Payload))
+		assert.Equal(t, message.Metadata{"correlation_id": "scan:1"}, m.Metadata)
+		m.Ack()
+	}
+
+	// A reserved key fails the batch before anything is sent.
+	bad := []app.BusMessage{{ID: "ok"}, {ID: "bad", Metadata: map[string]string{"_watermill_message_uuid": "x"}}}
+	assert.Error(t, b.Publish(ctx, app.TopicWhatsAppWebhooks, bad...))
+	l, err := raw.XLen(ctx, b.Stream(app.TopicWhatsAppWebhooks)).Result()
+	require.NoError(t, err)
+	assert.Zero(t, l)
+}
+
 func TestRedisSubscriberUsesOneGroupPerHandler(t *testing.T) {
 	t.Parallel()
 	b, raw := newRedis(t, bus.Config{Consumers: 3, ConsumerName: "proc"})
@@ -223,6 +265,43 @@ func TestInProcessDoesNotCarryThePublishersContext(t *testing.T) {
 	m := receive(t, ch)
 	assert.NoError(t, m.Context().Err())
 	m.Ack()
+}
+
+// A full queue makes Publish wait (memory stays bounded whatever a scan
+// publishes), until there is room or the publisher gives up.
+func TestInProcessPublishWaitsForRoom(t *testing.T) {
+	t.Parallel()
+	b := bus.NewInProcessWith(bus.InProcessConfig{Workers: 1, QueueSize: 2}, discard)
+	defer b.Close()
+	sub, err := b.Subscriber("h")
+	require.NoError(t, err)
+	ch, err := sub.Subscribe(t.Context(), app.TopicScanItems)
+	require.NoError(t, err)
+	// One in the worker, two queued: the fourth waits.
+	require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "1"}, app.BusMessage{ID: "2"}))
+	first := receive(t, ch)
+	require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "3"}))
+	short, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	err = b.Publish(short, app.TopicScanItems, app.BusMessage{ID: "4"})
+	require.ErrorIs(t, err, app.ErrUnavailable)
+
+	done := make(chan error, 1)
+	go func() { done <- b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "4"}) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned (%v) while the queue was full", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	first.Ack()
+	require.NoError(t, <-done)
+	for _, want := range []string{"2", "3", "4"} {
+		m := receive(t, ch)
+		assert.Equal(t, want, m.UUID, "in order")
+		m.Ack()
+	}
+	// Without a subscription, messages are dropped at once.
+	require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "x"}))
 }
 
 func TestInProcessManyMessages(t *testing.T) {

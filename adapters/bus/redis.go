@@ -197,6 +197,9 @@ func (r *Redis) Group(handlerName string) string { return r.cfg.Prefix + ":" + h
 
 // Publish appends msgs to topic's stream, in order; it stops at the first
 // failure, which wraps app.ErrUnavailable when Redis did not take it.
+// Several messages go in pipelines of publishPipeline XADDs: one round trip
+// each instead of one per message. The entries are Watermill's own
+// (redisstream's marshaller), so every subscriber decodes them as before.
 func (r *Redis) Publish(ctx context.Context, topic string, msgs ...app.BusMessage) error {
 	if len(msgs) == 0 {
 		return nil
@@ -211,8 +214,45 @@ func (r *Redis) Publish(ctx context.Context, topic string, msgs ...app.BusMessag
 	if closed {
 		return fmt.Errorf("bus: publish to %s: %w", topic, errClosed)
 	}
-	if err := r.pub.Publish(r.Stream(topic), wms...); err != nil {
-		return fmt.Errorf("bus: publish to %s: %w: %w", topic, app.ErrUnavailable, err)
+	if len(wms) == 1 {
+		if err := r.pub.Publish(r.Stream(topic), wms...); err != nil {
+			return fmt.Errorf("bus: publish to %s: %w: %w", topic, app.ErrUnavailable, err)
+		}
+		return nil
+	}
+	for len(wms) > 0 {
+		n := min(len(wms), publishPipeline)
+		if err := r.publishPipelined(ctx, r.Stream(topic), wms[:n]); err != nil {
+			return fmt.Errorf("bus: publish to %s: %w", topic, err)
+		}
+		wms = wms[n:]
+	}
+	return nil
+}
+
+// publishPipeline is the most XADDs sent in one round trip.
+const publishPipeline = 500
+
+// publishPipelined appends msgs to stream in one pipeline, as
+// redisstream.Publisher would one by one: same marshaller, no MAXLEN.
+func (r *Redis) publishPipelined(ctx context.Context, stream string, msgs []*message.Message) error {
+	var m redisstream.DefaultMarshallerUnmarshaller
+	p := r.client.Pipeline()
+	for _, msg := range msgs {
+		values, err := m.Marshal(stream, msg)
+		if err != nil {
+			return fmt.Errorf("message %s: %w", msg.UUID, err)
+		}
+		p.XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: values})
+	}
+	cmds, err := p.Exec(ctx)
+	if err != nil {
+		for i, c := range cmds {
+			if c.Err() != nil {
+				return fmt.Errorf("message %s: %w: %w", msgs[i].UUID, app.ErrUnavailable, c.Err())
+			}
+		}
+		return fmt.Errorf("%w: %w", app.ErrUnavailable, err)
 	}
 	return nil
 }

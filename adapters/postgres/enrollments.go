@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/notifier/app"
 	"github.com/acme/notifier/domain"
@@ -55,27 +56,36 @@ func (s *Store) GetEnrollment(ctx context.Context, id int64) (domain.Enrollment,
 
 // UpdateEnrollment runs fn on the locked row and saves every field but the
 // id, the student, the course (the enrollment's identity) and the creation
-// time.
+// time. Two round trips: BEGIN and the locking read, then the update and
+// COMMIT.
 func (s *Store) UpdateEnrollment(ctx context.Context, id int64, fn func(*domain.Enrollment) error) (domain.Enrollment, error) {
 	var out domain.Enrollment
-	err := s.transact(ctx, func(tx pgx.Tx) error {
-		e, err := lockEnrollment(ctx, tx, id)
+	err := s.batchTransact(ctx, func(c *pgxpool.Conn) error {
+		var e domain.Enrollment
+		err := beginWith(ctx, c, []query{{lockEnrollmentSQL, []any{id}}}, func(br pgx.BatchResults) error {
+			var err error
+			e, err = scanEnrollment(br.QueryRow())
+			return err
+		})
 		if err != nil {
 			return err
 		}
 		if err := fn(&e); err != nil {
 			return err
 		}
-		out, err = scanEnrollment(tx.QueryRow(ctx, `UPDATE enrollments SET
+		return commitWith(ctx, c, []query{{`UPDATE enrollments SET
 				moodle_enrolment_id = $2, status = $3, time_start = $4, time_end = $5, roles = $6,
 				progress_total = $7, progress_completed = $8, progress_percent = $9, imported = $10,
 				deleted = $11, updated_at = $12
 			WHERE id = $1
-			RETURNING `+enrollmentColumns,
+			RETURNING ` + enrollmentColumns, []any{
 			id, nullable(e.MoodleEnrolmentID), int16(e.Status), timeIn(e.TimeStart), timeIn(e.TimeEnd),
 			nonNil(e.Roles), e.Progress.Total, e.Progress.Completed, e.Progress.Percent, e.Imported, e.Deleted,
-			dbTime(s.now())))
-		return err
+			dbTime(s.now())}}}, func(br pgx.BatchResults) error {
+			var err error
+			out, err = scanEnrollment(br.QueryRow())
+			return err
+		})
 	})
 	if err != nil {
 		return domain.Enrollment{}, fmt.Errorf("postgres: update enrollment %d: %w", id, classify(err))
@@ -83,14 +93,12 @@ func (s *Store) UpdateEnrollment(ctx context.Context, id int64, fn func(*domain.
 	return out, nil
 }
 
-// lockEnrollment reads the enrollment and locks it until tx ends. FOR NO KEY
-// UPDATE excludes every other writer and locker of the row, as FOR UPDATE
-// does, but not the foreign-key checks of rows that reference it: inserting
-// a message row of this enrollment never waits for the lock. The stores'
-// other row locks are taken the same way.
-func lockEnrollment(ctx context.Context, tx pgx.Tx, id int64) (domain.Enrollment, error) {
-	return scanEnrollment(tx.QueryRow(ctx, `SELECT `+enrollmentColumns+` FROM enrollments WHERE id = $1 FOR NO KEY UPDATE`, id))
-}
+// lockEnrollmentSQL reads the enrollment and locks it until the transaction
+// ends. FOR NO KEY UPDATE excludes every other writer and locker of the
+// row, as FOR UPDATE does, but not the foreign-key checks of rows that
+// reference it: inserting a message row of this enrollment never waits for
+// the lock. The stores' other row locks are taken the same way.
+const lockEnrollmentSQL = `SELECT ` + enrollmentColumns + ` FROM enrollments WHERE id = $1 FOR NO KEY UPDATE`
 
 // classifyReference reads a foreign-key violation as a missing student or
 // course.

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/notifier/app"
 	"github.com/acme/notifier/domain"
@@ -16,12 +19,17 @@ import (
 // lock serialises evaluations of the same enrollment, so the history each
 // sees includes the rows of the one before (window rules); the partial
 // unique index drops a second row of a once rule whatever happens.
+//
+// It costs two round trips: BEGIN, the lock (joined with the student and
+// the course) and the history in one; the inserts and COMMIT in the other.
+// The history is a statement of its own that runs after the lock is
+// granted, so it sees every row committed before (READ COMMITTED).
 func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 	decide func(app.EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error) {
 	var created []domain.MessageLog
-	err := s.transact(ctx, func(tx pgx.Tx) error {
+	err := s.batchTransact(ctx, func(c *pgxpool.Conn) error {
 		created = nil // the transaction may run again
-		st, err := loadState(ctx, tx, enrollmentID)
+		st, err := lockState(ctx, c, enrollmentID)
 		if err != nil {
 			return err
 		}
@@ -29,16 +37,27 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 		if err != nil {
 			return err
 		}
-		for _, m := range rows {
-			inserted, ok, err := insertMessage(ctx, tx, m)
+		inserts := make([]query, len(rows))
+		for i, m := range rows {
+			args, err := messageArgs(m)
 			if err != nil {
 				return fmt.Errorf("insert %s message: %w", m.Rule, err)
 			}
-			if ok {
+			inserts[i] = query{insertMessageSQL, args}
+		}
+		return commitWith(ctx, c, inserts, func(br pgx.BatchResults) error {
+			for _, m := range rows {
+				inserted, err := scanMessage(br.QueryRow())
+				if errors.Is(err, pgx.ErrNoRows) {
+					continue // the once-rule index holds a row that counts
+				}
+				if err != nil {
+					return fmt.Errorf("insert %s message: %w", m.Rule, err)
+				}
 				created = append(created, inserted)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: evaluate enrollment %d: %w", enrollmentID, classify(err))
@@ -46,32 +65,45 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 	return created, nil
 }
 
-// loadState locks the enrollment and reads its student, course and history.
-func loadState(ctx context.Context, tx pgx.Tx, enrollmentID int64) (app.EnrollmentState, error) {
+// lockState begins the transaction, locks the enrollment and reads its
+// student, course and history, in one round trip.
+func lockState(ctx context.Context, c *pgxpool.Conn, enrollmentID int64) (app.EnrollmentState, error) {
 	var st app.EnrollmentState
-	var err error
-	if st.Enrollment, err = lockEnrollment(ctx, tx, enrollmentID); err != nil {
-		return st, err
-	}
-	if st.Student, err = scanStudent(tx.QueryRow(ctx,
-		`SELECT `+studentColumns+` FROM students WHERE id = $1`, st.Enrollment.StudentID)); err != nil {
-		return st, fmt.Errorf("student %d: %w", st.Enrollment.StudentID, err)
-	}
-	if st.Course, err = scanCourse(tx.QueryRow(ctx,
-		`SELECT `+courseColumns+` FROM courses WHERE id = $1`, st.Enrollment.CourseID)); err != nil {
-		return st, fmt.Errorf("course %d: %w", st.Enrollment.CourseID, err)
-	}
-	st.History, err = history(ctx, tx, st.Enrollment.StudentID, st.Enrollment.CourseID)
+	err := beginWith(ctx, c, []query{{lockStateSQL, []any{enrollmentID}}, {historySQL, []any{enrollmentID}}},
+		func(br pgx.BatchResults) error {
+			var (
+				e  enrollmentDest
+				sd studentDest
+				cd courseDest
+			)
+			if err := br.QueryRow().Scan(joinTargets(&e, &sd, &cd)...); err != nil {
+				return err
+			}
+			st.Enrollment, st.Student, st.Course = e.value(), sd.value(), cd.value()
+			rows, err := br.Query()
+			if err != nil {
+				return fmt.Errorf("history: %w", err)
+			}
+			st.History, err = collectHistory(rows)
+			return err
+		})
 	return st, err
 }
 
-// history lists the earlier rows of a student in a course, oldest first.
-func history(ctx context.Context, tx pgx.Tx, studentID, courseID int64) ([]domain.PriorMessage, error) {
-	rows, err := tx.Query(ctx, `SELECT rule, template, status, error_code, created_at
-		FROM message_logs WHERE student_id = $1 AND course_id = $2 ORDER BY id`, studentID, courseID)
-	if err != nil {
-		return nil, fmt.Errorf("history: %w", err)
-	}
+// lockStateSQL locks the enrollment (only its row: FOR NO KEY UPDATE, see
+// lockEnrollment) and reads it with its student and course.
+var lockStateSQL = `SELECT ` + qualify("e", enrollmentColumns) + `, ` + qualify("s", studentColumns) + `, ` +
+	qualify("c", courseColumns) + `
+	FROM enrollments e JOIN students s ON s.id = e.student_id JOIN courses c ON c.id = e.course_id
+	WHERE e.id = $1 FOR NO KEY UPDATE OF e`
+
+// historySQL lists the earlier rows of the enrollment's student in its
+// course, oldest first. An enrollment's student and course never change.
+const historySQL = `SELECT rule, template, status, error_code, created_at FROM message_logs
+	WHERE (student_id, course_id) = (SELECT student_id, course_id FROM enrollments WHERE id = $1)
+	ORDER BY id`
+
+func collectHistory(rows pgx.Rows) ([]domain.PriorMessage, error) {
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (domain.PriorMessage, error) {
 		var p domain.PriorMessage
 		var code *string
@@ -85,25 +117,74 @@ func history(ctx context.Context, tx pgx.Tx, studentID, courseID int64) ([]domai
 	return out, nil
 }
 
-// insertMessage inserts m and returns the stored row; ok is false when the
-// once-rule index already holds a row that counts for the same student,
-// course and rule, and nothing was inserted.
-func insertMessage(ctx context.Context, tx pgx.Tx, m domain.MessageLog) (domain.MessageLog, bool, error) {
-	args, err := messageArgs(m)
+// ReadEnrollmentState implements app.Store: the enrollment, its student,
+// course and history, without a lock, from one statement (one snapshot).
+func (s *Store) ReadEnrollmentState(ctx context.Context, enrollmentID int64) (app.EnrollmentState, error) {
+	var st app.EnrollmentState
+	rows, err := s.pool.Query(ctx, readStateSQL, enrollmentID)
 	if err != nil {
-		return domain.MessageLog{}, false, err
+		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
 	}
-	out, err := scanMessage(tx.QueryRow(ctx, `INSERT INTO message_logs (rule, template, language, params, status,
-			dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key, to_phone,
-			provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request, response,
-			attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at, failed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-			$21, $22, $23, $24, $25, $26, $27, $28)
-		ON CONFLICT (student_id, course_id, once_key) WHERE once_key IS NOT NULL AND status <> 'FAILED'
-		DO NOTHING
-		RETURNING `+messageColumns, args...))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.MessageLog{}, false, nil
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		var (
+			e                               enrollmentDest
+			sd                              studentDest
+			cd                              courseDest
+			rule, template, status, errCode *string
+			created                         *time.Time
+		)
+		if err := rows.Scan(append(joinTargets(&e, &sd, &cd), &rule, &template, &status, &errCode, &created)...); err != nil {
+			return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
+		}
+		if !found {
+			st.Enrollment, st.Student, st.Course, found = e.value(), sd.value(), cd.value(), true
+		}
+		if rule != nil {
+			st.History = append(st.History, domain.PriorMessage{Rule: *rule, Template: value(template),
+				Status: domain.Status(value(status)), ErrorCode: value(errCode), CreatedAt: timeOut(created)})
+		}
 	}
-	return out, err == nil, err
+	if err := rows.Err(); err != nil {
+		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
+	}
+	if !found {
+		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, app.ErrNotFound)
+	}
+	return st, nil
 }
+
+// readStateSQL is the enrollment, student and course once per earlier row
+// of the history (once with NULLs when there is none), oldest first.
+var readStateSQL = `SELECT ` + qualify("e", enrollmentColumns) + `, ` + qualify("s", studentColumns) + `, ` +
+	qualify("c", courseColumns) + `, m.rule, m.template, m.status, m.error_code, m.created_at
+	FROM enrollments e JOIN students s ON s.id = e.student_id JOIN courses c ON c.id = e.course_id
+	LEFT JOIN message_logs m ON m.student_id = e.student_id AND m.course_id = e.course_id
+	WHERE e.id = $1
+	ORDER BY m.id`
+
+func joinTargets(e *enrollmentDest, s *studentDest, c *courseDest) []any {
+	return append(append(e.targets(), s.targets()...), c.targets()...)
+}
+
+// qualify prefixes every column of a column list with a table alias.
+func qualify(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// insertMessageSQL inserts a row unless the once-rule index holds one that
+// counts, and returns it (no row when nothing was inserted).
+const insertMessageSQL = `INSERT INTO message_logs (rule, template, language, params, status,
+		dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key, to_phone,
+		provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request, response,
+		attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at, failed_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+		$21, $22, $23, $24, $25, $26, $27, $28)
+	ON CONFLICT (student_id, course_id, once_key) WHERE once_key IS NOT NULL AND status <> 'FAILED'
+	DO NOTHING
+	RETURNING ` + messageColumns

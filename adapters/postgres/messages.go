@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/notifier/app"
 	"github.com/acme/notifier/domain"
@@ -28,11 +29,17 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (domain.MessageLog, er
 
 // UpdateMessage runs fn on the locked row and saves every field but the id.
 // The unique indexes still hold: a change that would make a second row of a
-// once rule count is refused.
+// once rule count is refused. Two round trips: BEGIN and the locking read,
+// then the update and COMMIT.
 func (s *Store) UpdateMessage(ctx context.Context, id int64, fn func(*domain.MessageLog) error) (domain.MessageLog, error) {
 	var out domain.MessageLog
-	err := s.transact(ctx, func(tx pgx.Tx) error {
-		m, err := scanMessage(tx.QueryRow(ctx, `SELECT `+messageColumns+` FROM message_logs WHERE id = $1 FOR NO KEY UPDATE`, id))
+	err := s.batchTransact(ctx, func(c *pgxpool.Conn) error {
+		var m domain.MessageLog
+		err := beginWith(ctx, c, []query{{lockMessageSQL, []any{id}}}, func(br pgx.BatchResults) error {
+			var err error
+			m, err = scanMessage(br.QueryRow())
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -43,21 +50,28 @@ func (s *Store) UpdateMessage(ctx context.Context, id int64, fn func(*domain.Mes
 		if err != nil {
 			return err
 		}
-		out, err = scanMessage(tx.QueryRow(ctx, `UPDATE message_logs SET (rule, template, language, params, status,
-				dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key, to_phone,
-				provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request, response,
-				attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at, failed_at)
-			= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
-				$22, $23, $24, $25, $26, $27, $28, $29)
-			WHERE id = $1
-			RETURNING `+messageColumns, append([]any{id}, args...)...))
-		return err
+		return commitWith(ctx, c, []query{{updateMessageSQL, append([]any{id}, args...)}}, func(br pgx.BatchResults) error {
+			var err error
+			out, err = scanMessage(br.QueryRow())
+			return err
+		})
 	})
 	if err != nil {
 		return domain.MessageLog{}, fmt.Errorf("postgres: update message %d: %w", id, classify(err))
 	}
 	return out, nil
 }
+
+const lockMessageSQL = `SELECT ` + messageColumns + ` FROM message_logs WHERE id = $1 FOR NO KEY UPDATE`
+
+const updateMessageSQL = `UPDATE message_logs SET (rule, template, language, params, status,
+		dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key, to_phone,
+		provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request, response,
+		attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at, failed_at)
+	= ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,
+		$22, $23, $24, $25, $26, $27, $28, $29)
+	WHERE id = $1
+	RETURNING ` + messageColumns
 
 // ListMessages lists the rows that pass the filter, newest (highest id)
 // first, at most f.Limit of them (50 when unset).

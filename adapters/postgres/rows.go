@@ -25,55 +25,92 @@ const (
 )
 
 func scanStudent(row pgx.Row) (domain.Student, error) {
-	var (
-		s              domain.Student
-		moodleID       *int64
-		contactChanged *time.Time
-	)
-	err := row.Scan(&s.ID, &moodleID, &s.Username, &s.FirstName, &s.LastName, &s.Email, &s.Phone, &s.Lang,
-		&s.Timezone, &s.OptedOut, &contactChanged, &s.CreatedAt, &s.UpdatedAt)
-	if err != nil {
+	var d studentDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Student{}, err
 	}
-	s.MoodleUserID = value(moodleID)
-	s.ContactChangedAt = timeOut(contactChanged)
+	return d.value(), nil
+}
+
+// studentDest receives the columns of studentColumns, also when they are
+// part of a longer row (a join).
+type studentDest struct {
+	s              domain.Student
+	moodleID       *int64
+	contactChanged *time.Time
+}
+
+func (d *studentDest) targets() []any {
+	s := &d.s
+	return []any{&s.ID, &d.moodleID, &s.Username, &s.FirstName, &s.LastName, &s.Email, &s.Phone, &s.Lang,
+		&s.Timezone, &s.OptedOut, &d.contactChanged, &s.CreatedAt, &s.UpdatedAt}
+}
+
+func (d *studentDest) value() domain.Student {
+	s := d.s
+	s.MoodleUserID = value(d.moodleID)
+	s.ContactChangedAt = timeOut(d.contactChanged)
 	s.CreatedAt, s.UpdatedAt = s.CreatedAt.UTC(), s.UpdatedAt.UTC()
-	return s, nil
+	return s
 }
 
 func scanCourse(row pgx.Row) (domain.Course, error) {
-	var (
-		c          domain.Course
-		start, end *time.Time
-	)
-	err := row.Scan(&c.ID, &c.MoodleCourseID, &c.ShortName, &c.FullName, &start, &end, &c.CreatedAt, &c.UpdatedAt)
-	if err != nil {
+	var d courseDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Course{}, err
 	}
-	c.StartDate, c.EndDate = timeOut(start), timeOut(end)
+	return d.value(), nil
+}
+
+// courseDest receives the columns of courseColumns.
+type courseDest struct {
+	c          domain.Course
+	start, end *time.Time
+}
+
+func (d *courseDest) targets() []any {
+	c := &d.c
+	return []any{&c.ID, &c.MoodleCourseID, &c.ShortName, &c.FullName, &d.start, &d.end, &c.CreatedAt, &c.UpdatedAt}
+}
+
+func (d *courseDest) value() domain.Course {
+	c := d.c
+	c.StartDate, c.EndDate = timeOut(d.start), timeOut(d.end)
 	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
-	return c, nil
+	return c
 }
 
 func scanEnrollment(row pgx.Row) (domain.Enrollment, error) {
-	var (
-		e          domain.Enrollment
-		moodleID   *int64
-		start, end *time.Time
-	)
-	err := row.Scan(&e.ID, &e.StudentID, &e.CourseID, &moodleID, &e.Status, &start, &end, &e.Roles,
-		&e.Progress.Total, &e.Progress.Completed, &e.Progress.Percent, &e.Imported, &e.Deleted,
-		&e.CreatedAt, &e.UpdatedAt)
-	if err != nil {
+	var d enrollmentDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Enrollment{}, err
 	}
-	e.MoodleEnrolmentID = value(moodleID)
-	e.TimeStart, e.TimeEnd = timeOut(start), timeOut(end)
+	return d.value(), nil
+}
+
+// enrollmentDest receives the columns of enrollmentColumns.
+type enrollmentDest struct {
+	e          domain.Enrollment
+	moodleID   *int64
+	start, end *time.Time
+}
+
+func (d *enrollmentDest) targets() []any {
+	e := &d.e
+	return []any{&e.ID, &e.StudentID, &e.CourseID, &d.moodleID, &e.Status, &d.start, &d.end, &e.Roles,
+		&e.Progress.Total, &e.Progress.Completed, &e.Progress.Percent, &e.Imported, &e.Deleted,
+		&e.CreatedAt, &e.UpdatedAt}
+}
+
+func (d *enrollmentDest) value() domain.Enrollment {
+	e := d.e
+	e.MoodleEnrolmentID = value(d.moodleID)
+	e.TimeStart, e.TimeEnd = timeOut(d.start), timeOut(d.end)
 	if len(e.Roles) == 0 {
 		e.Roles = nil
 	}
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
-	return e, nil
+	return e
 }
 
 func scanMessage(row pgx.Row) (domain.MessageLog, error) {

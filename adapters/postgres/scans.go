@@ -103,6 +103,28 @@ func (s *Store) FinishScanItem(ctx context.Context, scanID, enrollmentID int64, 
 	return tag.RowsAffected() == 1, nil
 }
 
+// FinishScanItems implements app.ScanStore: one statement for them all.
+func (s *Store) FinishScanItems(ctx context.Context, items []app.ScanItemResult) error {
+	if len(items) == 0 {
+		return nil
+	}
+	scans := make([]int64, len(items))
+	enrollments := make([]int64, len(items))
+	states := make([]string, len(items))
+	messages := make([]int32, len(items))
+	for i, it := range items {
+		scans[i], enrollments[i], states[i], messages[i] = it.ScanID, it.EnrollmentID, string(it.State), int32(it.Messages)
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE scan_items i SET state = v.state, messages = v.messages
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[]) AS v (scan_id, enrollment_id, state, messages)
+		WHERE i.scan_id = v.scan_id AND i.enrollment_id = v.enrollment_id AND i.state = 'pending'`,
+		scans, enrollments, states, messages)
+	if err != nil {
+		return fmt.Errorf("postgres: finish %d scan items: %w", len(items), classify(err))
+	}
+	return nil
+}
+
 // GetScan implements app.ScanStore: a running scan's counts are summed from
 // its items; a finished one keeps the counts it ended with.
 func (s *Store) GetScan(ctx context.Context, id int64) (app.Scan, error) {

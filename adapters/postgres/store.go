@@ -33,6 +33,16 @@ type Store struct {
 
 var _ app.Store = (*Store)(nil)
 
+// DefaultMaxConns is the pool size when the database URL sets no
+// pool_max_conns. pgxpool's own default, max(4, number of CPUs), is 4 on a
+// small machine: the HTTP handlers and the bus's consumers (8 per handler)
+// then queue for a connection while the database is far from busy. More
+// connections in flight also let PostgreSQL group the commits they wait on
+// into one WAL flush. Connections are opened on demand and each replica
+// holds at most this many: keep replicas x DefaultMaxConns under the
+// server's max_connections, or set pool_max_conns in DATABASE_URL.
+const DefaultMaxConns = 16
+
 // Open connects to the database at url and checks that it answers. It does
 // not migrate: see Migrate.
 func Open(ctx context.Context, url string) (*Store, error) {
@@ -40,6 +50,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		// The message may quote the URL and its password: say only what failed.
 		return nil, errors.New("postgres: open: the database URL cannot be parsed")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

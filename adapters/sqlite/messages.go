@@ -29,8 +29,9 @@ func (s *Store) GetMessage(ctx context.Context, id int64) (domain.MessageLog, er
 // a second row of a once rule count is refused.
 func (s *Store) UpdateMessage(ctx context.Context, id int64, fn func(*domain.MessageLog) error) (domain.MessageLog, error) {
 	var out domain.MessageLog
-	err := s.transact(ctx, func(tx *sql.Tx) error {
-		m, err := scanMessage(tx.QueryRowContext(ctx, `SELECT `+messageColumns+` FROM message_logs WHERE id = ?`, id))
+	err := s.transact(ctx, func(sqlTx *sql.Tx) error {
+		tx := cachedTx{sqlTx, s.writeStmts}
+		m, err := scanMessage(tx.QueryRowContext(ctx, messageByIDSQL, id))
 		if err != nil {
 			return err
 		}
@@ -41,14 +42,7 @@ func (s *Store) UpdateMessage(ctx context.Context, id int64, fn func(*domain.Mes
 		if err != nil {
 			return err
 		}
-		out, err = scanMessage(tx.QueryRowContext(ctx, `UPDATE message_logs SET (rule, template, language, params,
-				status, dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key,
-				to_phone, provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request,
-				response, attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at,
-				failed_at)
-			= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			WHERE id = ?
-			RETURNING `+messageColumns, append(args, id)...))
+		out, err = scanMessage(tx.QueryRowContext(ctx, updateMessageSQL, append(args, id)...))
 		return err
 	})
 	if err != nil {
@@ -171,3 +165,16 @@ func (s *Store) queryIDs(ctx context.Context, q string, args ...any) ([]int64, e
 	}
 	return ids, rows.Err()
 }
+
+// The statements of a send, prepared once (see stmtCache).
+const (
+	messageByIDSQL   = `SELECT ` + messageColumns + ` FROM message_logs WHERE id = ?`
+	updateMessageSQL = `UPDATE message_logs SET (rule, template, language, params,
+			status, dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key,
+			to_phone, provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request,
+			response, attempts, claimed_at, next_attempt_at, created_at, sent_at, delivered_at, read_at,
+			failed_at)
+		= (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		WHERE id = ?
+		RETURNING ` + messageColumns
+)

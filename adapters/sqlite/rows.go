@@ -28,59 +28,98 @@ type scanner interface {
 }
 
 func scanStudent(row scanner) (domain.Student, error) {
-	var (
-		s                           domain.Student
-		moodleID, contactChanged    sql.NullInt64
-		createdMicros, updatedMicro int64
-	)
-	err := row.Scan(&s.ID, &moodleID, &s.Username, &s.FirstName, &s.LastName, &s.Email, &s.Phone, &s.Lang,
-		&s.Timezone, &s.OptedOut, &contactChanged, &createdMicros, &updatedMicro)
-	if err != nil {
+	var d studentDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Student{}, err
 	}
-	s.MoodleUserID = moodleID.Int64
-	s.ContactChangedAt = timeOut(contactChanged)
-	s.CreatedAt, s.UpdatedAt = fromMicros(createdMicros), fromMicros(updatedMicro)
-	return s, nil
+	return d.value(), nil
+}
+
+// studentDest receives the columns of studentColumns, also when they are
+// part of a longer row (a join).
+type studentDest struct {
+	s                           domain.Student
+	moodleID, contactChanged    sql.NullInt64
+	createdMicros, updatedMicro int64
+}
+
+func (d *studentDest) targets() []any {
+	s := &d.s
+	return []any{&s.ID, &d.moodleID, &s.Username, &s.FirstName, &s.LastName, &s.Email, &s.Phone, &s.Lang,
+		&s.Timezone, &s.OptedOut, &d.contactChanged, &d.createdMicros, &d.updatedMicro}
+}
+
+func (d *studentDest) value() domain.Student {
+	s := d.s
+	s.MoodleUserID = d.moodleID.Int64
+	s.ContactChangedAt = timeOut(d.contactChanged)
+	s.CreatedAt, s.UpdatedAt = fromMicros(d.createdMicros), fromMicros(d.updatedMicro)
+	return s
 }
 
 func scanCourse(row scanner) (domain.Course, error) {
-	var (
-		c                      domain.Course
-		start, end             sql.NullInt64
-		createdMicros, updated int64
-	)
-	err := row.Scan(&c.ID, &c.MoodleCourseID, &c.ShortName, &c.FullName, &start, &end, &createdMicros, &updated)
-	if err != nil {
+	var d courseDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Course{}, err
 	}
-	c.StartDate, c.EndDate = timeOut(start), timeOut(end)
-	c.CreatedAt, c.UpdatedAt = fromMicros(createdMicros), fromMicros(updated)
-	return c, nil
+	return d.value(), nil
+}
+
+// courseDest receives the columns of courseColumns.
+type courseDest struct {
+	c                      domain.Course
+	start, end             sql.NullInt64
+	createdMicros, updated int64
+}
+
+func (d *courseDest) targets() []any {
+	c := &d.c
+	return []any{&c.ID, &c.MoodleCourseID, &c.ShortName, &c.FullName, &d.start, &d.end, &d.createdMicros, &d.updated}
+}
+
+func (d *courseDest) value() domain.Course {
+	c := d.c
+	c.StartDate, c.EndDate = timeOut(d.start), timeOut(d.end)
+	c.CreatedAt, c.UpdatedAt = fromMicros(d.createdMicros), fromMicros(d.updated)
+	return c
 }
 
 func scanEnrollment(row scanner) (domain.Enrollment, error) {
-	var (
-		e                          domain.Enrollment
-		moodleID, start, end       sql.NullInt64
-		roles                      string
-		percent                    sql.NullFloat64
-		createdMicros, updatedMics int64
-	)
-	err := row.Scan(&e.ID, &e.StudentID, &e.CourseID, &moodleID, &e.Status, &start, &end, &roles,
-		&e.Progress.Total, &e.Progress.Completed, &percent, &e.Imported, &e.Deleted, &createdMicros, &updatedMics)
-	if err != nil {
+	var d enrollmentDest
+	if err := row.Scan(d.targets()...); err != nil {
 		return domain.Enrollment{}, err
 	}
-	if e.Roles, err = listOut(roles); err != nil {
+	return d.value()
+}
+
+// enrollmentDest receives the columns of enrollmentColumns.
+type enrollmentDest struct {
+	e                          domain.Enrollment
+	moodleID, start, end       sql.NullInt64
+	roles                      string
+	percent                    sql.NullFloat64
+	createdMicros, updatedMics int64
+}
+
+func (d *enrollmentDest) targets() []any {
+	e := &d.e
+	return []any{&e.ID, &e.StudentID, &e.CourseID, &d.moodleID, &e.Status, &d.start, &d.end, &d.roles,
+		&e.Progress.Total, &e.Progress.Completed, &d.percent, &e.Imported, &e.Deleted, &d.createdMicros, &d.updatedMics}
+}
+
+func (d *enrollmentDest) value() (domain.Enrollment, error) {
+	e := d.e
+	var err error
+	if e.Roles, err = listOut(d.roles); err != nil {
 		return domain.Enrollment{}, fmt.Errorf("enrollment %d: roles: %w", e.ID, err)
 	}
-	e.MoodleEnrolmentID = moodleID.Int64
-	e.TimeStart, e.TimeEnd = timeOut(start), timeOut(end)
-	if percent.Valid {
-		e.Progress.Percent = &percent.Float64
+	e.MoodleEnrolmentID = d.moodleID.Int64
+	e.TimeStart, e.TimeEnd = timeOut(d.start), timeOut(d.end)
+	if d.percent.Valid {
+		pct := d.percent.Float64
+		e.Progress.Percent = &pct
 	}
-	e.CreatedAt, e.UpdatedAt = fromMicros(createdMicros), fromMicros(updatedMics)
+	e.CreatedAt, e.UpdatedAt = fromMicros(d.createdMicros), fromMicros(d.updatedMics)
 	return e, nil
 }
 

@@ -99,6 +99,29 @@ func (s *Store) PendingScanItems(ctx context.Context, scanID, afterEnrollmentID 
 	return ids, nil
 }
 
+const finishItemSQL = `UPDATE scan_items SET state = ?, messages = ?
+	WHERE scan_id = ? AND enrollment_id = ? AND state = 'pending'`
+
+// FinishScanItems implements app.ScanStore.
+func (s *Store) FinishScanItems(ctx context.Context, items []app.ScanItemResult) error {
+	if len(items) == 0 {
+		return nil
+	}
+	err := s.transact(ctx, func(sqlTx *sql.Tx) error {
+		tx := cachedTx{sqlTx, s.writeStmts}
+		for _, it := range items {
+			if _, err := tx.ExecContext(ctx, finishItemSQL, string(it.State), it.Messages, it.ScanID, it.EnrollmentID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: finish %d scan items: %w", len(items), classify(err))
+	}
+	return nil
+}
+
 // FinishScanItem implements app.ScanStore.
 func (s *Store) FinishScanItem(ctx context.Context, scanID, enrollmentID int64, state app.ScanItemState, messages int) (bool, error) {
 	var n int64

@@ -39,6 +39,9 @@ type Store struct {
 	write *sql.DB // one connection: every write transaction, in turn
 	read  *sql.DB // several connections, query_only
 	now   func() time.Time
+
+	// The hot statements, prepared once on each pool.
+	writeStmts, readStmts *stmtCache
 }
 
 var _ app.Store = (*Store)(nil)
@@ -55,7 +58,22 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		_ = s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: migrate: %w", path, classify(err))
 	}
+	if err := s.prepare(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: prepare: %w", path, classify(err))
+	}
 	return s, nil
+}
+
+// prepare prepares the statements of evaluations and sends on both pools.
+func (s *Store) prepare(ctx context.Context) error {
+	reads := []string{enrollmentByIDSQL, studentByIDSQL, courseByIDSQL, historySQL}
+	var err error
+	if s.readStmts, err = newStmtCache(ctx, s.read, readStateSQL); err != nil {
+		return err
+	}
+	s.writeStmts, err = newStmtCache(ctx, s.write, append(reads, insertMessageSQL, messageByIDSQL, updateMessageSQL, finishItemSQL)...)
+	return err
 }
 
 func open(ctx context.Context, path string) (*Store, error) {
@@ -124,7 +142,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes both pools.
 func (s *Store) Close() error {
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.writeStmts.close(), s.readStmts.close(), s.read.Close(), s.write.Close())
 }
 
 // transact runs fn in a transaction on the writer and commits. BEGIN

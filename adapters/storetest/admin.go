@@ -109,8 +109,8 @@ func testListStudentsPages(t *testing.T, s AdminStores) {
 }
 
 // concurrentInserts runs insert in a loop until the returned stop is
-// called, and returns how many rows it inserted.
-func concurrentInserts(t *testing.T, insert func(n int64)) (stop func() int64) {
+// called, and returns how many rows it inserted; count tells how many so far.
+func concurrentInserts(t *testing.T, insert func(n int64)) (count func() int64, stop func() int64) {
 	var (
 		n    atomic.Int64
 		done = make(chan struct{})
@@ -129,7 +129,7 @@ func concurrentInserts(t *testing.T, insert func(n int64)) (stop func() int64) {
 			}
 		})
 	}
-	return sync.OnceValue(func() int64 {
+	return n.Load, sync.OnceValue(func() int64 {
 		close(done)
 		wg.Wait()
 		return n.Load()
@@ -140,11 +140,22 @@ func concurrentInserts(t *testing.T, insert func(n int64)) (stop func() int64) {
 // every row that existed before is read exactly once, and no row twice.
 func checkPagesUnderInserts(t *testing.T, existing []int64, insert func(n int64), list func(app.PageQuery) []int64) {
 	t.Helper()
-	stop := concurrentInserts(t, insert)
+	count, stop := concurrentInserts(t, insert)
 	defer stop()
+	// Each page waits for an insert to land after it was read, so every
+	// pass pages through a list that grows under it, however fast the reads.
+	interleaved := func(q app.PageQuery) []int64 {
+		before := count()
+		ids := list(q)
+		deadline := time.Now().Add(10 * time.Second)
+		for count() == before && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		return ids
+	}
 	var read []int64
-	for round := range 3 { // several passes, so that inserts land between pages
-		read = pageAll(t, 7, list)
+	for round := range 3 {
+		read = pageAll(t, 7, interleaved)
 		seen := map[int64]int{}
 		for _, id := range read {
 			seen[id]++

@@ -17,6 +17,7 @@ var evaluateTests = []contractTest{
 	{"EvaluateLocked/FailedRowsDoNotBlockOnceRules", testEvaluateFailedRows},
 	{"EvaluateLocked/DecideErrorRollsBack", testEvaluateDecideError},
 	{"EvaluateLocked/FailedInsertRollsBackEverything", testEvaluateInsertError},
+	{"ReadEnrollmentState/SeesWhatEvaluateLockedSees", testReadEnrollmentState},
 }
 
 func testEvaluateState(t *testing.T, s app.Store) {
@@ -135,4 +136,38 @@ func testEvaluateInsertError(t *testing.T, s app.Store) {
 	require.Error(t, err)
 	assert.Empty(t, allMessages(t, s, app.MessageFilter{}), "the rows before the failure are rolled back too")
 	insertOne(t, s, f.message("welcome", base))
+}
+
+func testReadEnrollmentState(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+	otherCourse := mustEnroll(t, s, f.Student, mustCourse(t, s, 102), domain.Progress{})
+	insert(t, s, otherCourse.message("welcome", base))
+
+	// Without history.
+	read, err := s.ReadEnrollmentState(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Empty(t, read.History)
+
+	welcome := f.message("welcome", base)
+	welcome.Status = domain.StatusSent
+	refused := f.message("progress", base.Add(time.Hour))
+	refused.Fail(domain.ErrCodeInvalidPhone, "no phone", base.Add(time.Hour))
+	insert(t, s, welcome, refused)
+
+	read, err = s.ReadEnrollmentState(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	var locked app.EnrollmentState
+	_, err = s.EvaluateLocked(ctx, f.Enrollment.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		locked = st
+		return nil, nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, locked, read)
+	assert.Len(t, read.History, 2)
+
+	_, err = s.ReadEnrollmentState(ctx, f.Enrollment.ID+1000)
+	assert.ErrorIs(t, err, app.ErrNotFound)
+	// Reading locks nothing: a locked evaluation goes ahead at once.
+	insertOne(t, s, f.message("review", base))
 }

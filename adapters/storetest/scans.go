@@ -174,6 +174,21 @@ func testScanItemsFinishOnce(t *testing.T, s ScanStores) {
 
 	_, err = s.GetScan(ctx, 424242)
 	assert.ErrorIs(t, err, app.ErrNotFound)
+
+	// Several at once, finished ones and unknown ones among them.
+	require.NoError(t, s.FinishScanItems(ctx, nil))
+	require.NoError(t, s.FinishScanItems(ctx, []app.ScanItemResult{
+		{ScanID: sc.ID, EnrollmentID: ids[2], State: app.ScanItemDone, Messages: 3},
+		{ScanID: sc.ID, EnrollmentID: ids[0], State: app.ScanItemFailed}, // finished already
+		{ScanID: sc.ID, EnrollmentID: 999999, State: app.ScanItemDone, Messages: 1},
+		{ScanID: sc.ID, EnrollmentID: ids[3], State: app.ScanItemFailed},
+	}))
+	got, err = s.GetScan(ctx, sc.ID)
+	require.NoError(t, err)
+	assert.Equal(t, app.ScanCounts{Dispatched: 4, Evaluated: 2, Messages: 5, Failed: 2}, got.Counts)
+	pending, err = s.PendingScanItems(ctx, sc.ID, 0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, pending)
 }
 
 func testCompleteScans(t *testing.T, s ScanStores) {

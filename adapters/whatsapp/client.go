@@ -66,6 +66,8 @@ type ClientConfig struct {
 	// HTTPClient replaces the default client (tests); Timeout still applies.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// Metrics, when set, observes each request and each rate-limiter wait.
+	Metrics *Metrics
 }
 
 // Client sends template messages through the WhatsApp Cloud API. It
@@ -79,6 +81,7 @@ type Client struct {
 	limiter   Limiter
 	redis     *redis.Client // owned, closed by Close; nil without Redis
 	log       *slog.Logger
+	metrics   *Metrics // nil: none
 }
 
 var _ app.Sender = (*Client)(nil)
@@ -104,6 +107,7 @@ func NewClient(c ClientConfig) (*Client, error) {
 		http:      c.HTTPClient,
 		limiter:   c.Limiter,
 		log:       c.Logger,
+		metrics:   c.Metrics,
 	}
 	if cl.timeout <= 0 {
 		cl.timeout = DefaultTimeout
@@ -185,16 +189,21 @@ type errorResponse struct {
 
 // Send implements app.Sender: it waits for the rate limits, posts the
 // template message and says what the answer proves.
-func (c *Client) Send(ctx context.Context, m domain.MessageLog) app.SendResult {
+func (c *Client) Send(ctx context.Context, m domain.MessageLog) (out app.SendResult) {
 	body := encode(NewMessageRequest(m))
 	res := app.SendResult{Request: body}
 	if m.To == "" {
 		res.Outcome, res.ErrorCode, res.ErrorMessage = app.OutcomeFailed, domain.ErrCodeInvalidPhone, "the row has no recipient"
 		return res
 	}
-	if err := c.limiter.Wait(ctx, m.To); err != nil {
+	waitStart := time.Now()
+	err := c.limiter.Wait(ctx, m.To)
+	c.metrics.waited(time.Since(waitStart))
+	if err != nil {
 		return notSent(res, m.Attempts, fmt.Sprintf("not sent: rate limiter: %v", err))
 	}
+	sendStart := time.Now()
+	defer func() { c.metrics.sent(out.Outcome, time.Since(sendStart)) }()
 
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -109,6 +109,15 @@ func TestDockerfileBuildsAStaticNonRootImage(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(df, "\nFROM ")+boolInt(strings.HasPrefix(df, "FROM ")), "two stages")
 }
 
+func TestDockerignoreKeepsSecretsOutOfTheBuild(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	require.NoError(t, err)
+	lines := strings.Split(string(b), "\n")
+	for _, p := range []string{".env", "var/", "*.db"} {
+		assert.Contains(t, lines, p, "the build context must not carry %s", p)
+	}
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1

@@ -11,13 +11,28 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// exitDeadline bounds a graceful stop. Container runtimes send SIGKILL 30 s
+// after SIGTERM; serve's own grace ends well before, so this only catches a
+// part that ignores its context, and says so before the SIGKILL would.
+const exitDeadline = 29 * time.Second
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		// A second signal ends the process at once: what it cuts short is
+		// stored and comes back after a restart.
+		stop()
+		time.Sleep(exitDeadline)
+		fmt.Fprintf(os.Stderr, "notifier: still stopping %s after the signal; exiting\n", exitDeadline)
+		os.Exit(1)
+	}()
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -34,9 +49,11 @@ commands:
   serve [--role all|api|worker|scheduler]   run the service (the default command)
   migrate                                   apply the database migrations and exit
   scan [--date YYYY-MM-DD] [--wait]         start a scan for a date (default today)
+  sync [--course ID ...] [--wait]           import students and enrolments from Moodle (all visible running courses by default)
   webhook send --file EVENT.json [--url URL]  sign a Moodle event with MOODLE_WEBHOOK_SECRET and post it
   dlq list [--limit N]                      list dead letters: id, topic, attempts, first failure, reason
   dlq replay (--id ID ... | --all)          put dead letters back on their topic and remove them
+  bench limits|ingest|e2e|scan [flags]      measure the service against the machine's limits (bench help)
   version                                   print the version
   healthcheck                               exit 0 when the local service answers /healthz (for containers)
 `
@@ -76,12 +93,20 @@ func dispatch(ctx context.Context, cmd string, args []string, getenv func(string
 			return err
 		}
 		return scanCommand(ctx, cfg, args, stdout, stderr)
+	case "sync":
+		cfg, err := loadConfig(getenv, "")
+		if err != nil {
+			return err
+		}
+		return syncCommand(ctx, cfg, args, stdout, stderr)
 	case "healthcheck":
 		cfg, err := LoadConfig(getenv)
 		if err != nil {
 			return err
 		}
 		return healthcheck(ctx, cfg.HTTPAddr)
+	case "bench":
+		return benchCommand(ctx, getenv, args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"time"
 
 	"github.com/acme/notifier/adapters/rulesfile"
 	"github.com/acme/notifier/domain"
@@ -56,13 +57,33 @@ func serve(ctx context.Context, cfg Config, stdout io.Writer) error {
 		return &ConfigError{Var: "NOTIFIER_HTTP_ADDR", Msg: err.Error()}
 	}
 	defer ln.Close()
-	s, err := newService(ctx, cfg, log, overrides{})
+	s, err := newService(ctx, cfg, log, overrides{timing: linkedTiming()})
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	printBanner(stdout, s, ln.Addr().String())
-	err = s.run(ctx, ln)
+	if err = s.run(ctx, ln); err != nil {
+		log.Error("notifier stopped", "err", err)
+		return err
+	}
 	log.Info("notifier stopped")
-	return err
+	return nil
+}
+
+// testTiming is set only when the tests that run the binary build it
+// (-ldflags "-X main.testTiming=fast"): recovery after a crash then takes
+// seconds instead of minutes. It is no configuration: a binary built
+// otherwise always runs on productionTiming.
+var testTiming string
+
+// linkedTiming is the timing testTiming asks for, or nil for production.
+func linkedTiming() *timing {
+	if testTiming != "fast" {
+		return nil
+	}
+	return &timing{
+		sendSweepEvery: 100 * time.Millisecond, staleClaimAfter: 3 * time.Second,
+		schedulerEvery: 100 * time.Millisecond, recoverEvery: 500 * time.Millisecond, recoverAfter: 2 * time.Second,
+	}
 }

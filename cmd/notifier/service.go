@@ -30,6 +30,8 @@ type storage interface {
 	app.DeadLetterStore
 	app.ScanStore
 	app.WhatsAppStore
+	app.AdminStore
+	metricsStore
 }
 
 var (
@@ -58,8 +60,15 @@ var productionTiming = timing{
 	recoverEvery: 30 * time.Second, recoverAfter: 2 * time.Minute,
 }
 
-// shutdownGrace bounds how long requests in flight may take to finish.
-const shutdownGrace = 25 * time.Second
+// shutdownGrace bounds how long, after SIGTERM, requests, handlers and sends
+// in progress may take to finish before they are cut. With the closing
+// that follows it stays under the 30 s that container runtimes wait
+// before SIGKILL (and main's own exit deadline).
+const shutdownGrace = 20 * time.Second
+
+// sendBatch is how many due rows one sweep sends before it looks whether
+// the service is stopping: it stops between rows, never during one.
+const sendBatch = 10
 
 // overrides replace production parts in component tests; the zero value
 // changes nothing.
@@ -82,9 +91,11 @@ type service struct {
 	app      *app.Application
 	scans    *app.ScanHandler
 	dead     *app.DeadLetters
+	admin    *app.Admin
 	recovery *app.Recovery
 	router   *messaging.Router // nil for the api and scheduler roles
 	handler  http.Handler
+	metrics  *metrics
 	poke     chan struct{}
 	timing   timing
 }
@@ -110,14 +121,14 @@ func openStore(ctx context.Context, cfg Config) (storage, string, error) {
 	return s, "sqlite " + path, nil
 }
 
-func newSender(cfg Config, log *slog.Logger) (app.Sender, error) {
+func newSender(cfg Config, log *slog.Logger, m *whatsapp.Metrics) (app.Sender, error) {
 	if cfg.WhatsApp.DryRun() {
 		return whatsapp.DryRun{}, nil
 	}
 	return whatsapp.NewClient(whatsapp.ClientConfig{
 		Token: cfg.WhatsApp.Token, PhoneID: cfg.WhatsApp.PhoneID, APIURL: cfg.WhatsApp.APIURL,
 		Version: version, RatePerSecond: float64(cfg.WhatsApp.RatePerSecond),
-		RedisURL: cfg.RedisURL, RedisPrefix: cfg.StreamPrefix, Logger: log,
+		RedisURL: cfg.RedisURL, RedisPrefix: cfg.StreamPrefix, Logger: log, Metrics: m,
 	})
 }
 
@@ -155,9 +166,12 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger, over override
 	if s.bus, s.busName, err = openBus(ctx, cfg, log); err != nil {
 		return nil, err
 	}
+	if s.metrics, err = newMetrics(s.store); err != nil {
+		return nil, err
+	}
 	sender := over.sender
 	if sender == nil {
-		if sender, err = newSender(cfg, log); err != nil {
+		if sender, err = newSender(cfg, log, s.metrics.whatsapp); err != nil {
 			return nil, err
 		}
 	}
@@ -176,6 +190,7 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger, over override
 	if s.scans, err = app.NewScanHandler(s.app, s.store, s.bus, progress); err != nil {
 		return nil, err
 	}
+	s.scans.ObserveScans(s.metrics.scans)
 	s.dead, err = app.NewDeadLetters(app.DeadLettersDeps{
 		Store: s.store, Bus: s.bus, Inbound: s.store, Logger: log,
 		Hooks: map[string]app.DeadLetterHook{app.TopicScanItems: messaging.ScanItemDeadLettered(s.scans)},
@@ -189,6 +204,9 @@ func newService(ctx context.Context, cfg Config, log *slog.Logger, over override
 	wa, err := app.NewWhatsAppWebhooks(settings, app.WhatsAppWebhookDeps{
 		Store: s.store, WhatsApp: s.store, Inbound: s.store, Bus: s.bus, Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	if s.admin, err = newAdmin(ctx, s.app, s.store, moodleClient); err != nil {
 		return nil, err
 	}
 	if cfg.Role == "all" || cfg.Role == "worker" {
@@ -209,6 +227,7 @@ func (s *service) buildRouter(wa *app.WhatsAppWebhooks) error {
 	}
 	s.router, err = messaging.NewRouter(messaging.RouterConfig{
 		Logger: s.log, Subscribers: s.bus.Subscriber, DeadLetters: s.store, OnDeadLetter: s.dead.OnDeadLetter,
+		Metrics: s.metrics.registry, CloseTimeout: shutdownGrace,
 	})
 	if err != nil {
 		return err
@@ -234,15 +253,17 @@ func (s *service) buildHTTP(wa *app.WhatsAppWebhooks) (http.Handler, error) {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	return httpapi.NewRouter(httpapi.Options{
-		Logger:      s.log,
-		Checks:      map[string]httpapi.Check{"store": s.store.Ping, "bus": s.bus.Ping},
-		AdminTokens: s.cfg.AdminTokens,
-		Routes:      []func(gin.IRoutes){moodleHook.Register, waHook.Register},
-		AdminRoutes: []func(gin.IRoutes){
+		Logger:         s.log,
+		Checks:         map[string]httpapi.Check{"store": s.store.Ping, "bus": s.bus.Ping},
+		Metrics:        s.metrics.http,
+		MetricsHandler: s.metrics.handler(s.log),
+		AdminTokens:    s.cfg.AdminTokens,
+		Routes:         []func(gin.IRoutes){moodleHook.Register, waHook.Register, httpapi.RegisterOpenAPI},
+		AdminRoutes: append([]func(gin.IRoutes){
 			httpapi.MessageRoutes{Queries: s.app.Queries}.Register,
 			httpapi.ScanRoutes{Scans: s.scans, Poke: s.wake}.Register,
 			httpapi.DeadLetterRoutes{DeadLetters: s.dead}.Register,
-		},
+		}, adminRoutes(s.app, s.admin)...),
 	}), nil
 }
 
@@ -266,11 +287,27 @@ func (s *service) Close() error {
 	return errors.Join(errs...)
 }
 
-// run serves HTTP on ln and runs the parts of the role until ctx ends, then
-// stops taking requests, lets handlers in flight finish, and returns.
+// run serves HTTP on ln and runs the parts of the role until ctx ends. Then
+// it shuts down gracefully: it stops taking requests and bus messages at
+// once, lets the requests, handler attempts and sends in progress finish
+// (for at most shutdownGrace), and returns. Nothing in progress is lost
+// either way: events are stored before they are acknowledged, a message
+// not acknowledged comes back, and recovery republishes what was stored
+// and never processed; but a WhatsApp request cut off mid-flight has an
+// unknown outcome and is never sent again, hence the wait.
 func (s *service) run(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
 	g, gctx := errgroup.WithContext(ctx)
+	// work carries what is in progress when gctx ends: it lives
+	// shutdownGrace longer.
+	work, abort := context.WithCancel(context.WithoutCancel(ctx))
+	defer abort()
+	stopGrace := context.AfterFunc(gctx, func() {
+		s.log.Info("shutting down: no new requests or messages; waiting for those in progress",
+			"grace", shutdownGrace)
+		time.AfterFunc(shutdownGrace, abort)
+	})
+	defer stopGrace()
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http server: %w", err)
@@ -281,9 +318,14 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 		<-gctx.Done()
 		shutCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		return srv.Shutdown(shutCtx)
+		if err := srv.Shutdown(shutCtx); err != nil {
+			_ = srv.Close() // requests still running after the grace are cut
+			return fmt.Errorf("http shutdown: %w", err)
+		}
+		return nil
 	})
 	if s.router != nil {
+		// The router drains by itself when gctx ends (messaging.Router.Close).
 		g.Go(func() error { return s.router.Run(gctx) })
 		g.Go(func() error {
 			// The in-process bus drops messages published before their
@@ -299,7 +341,7 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 			s.recovery.RunRecovery(gctx, app.RecoveryLoop{Every: s.timing.recoverEvery, OlderThan: s.timing.recoverAfter})
 			return nil
 		})
-		g.Go(func() error { return s.sweepSends(gctx) })
+		g.Go(func() error { return s.sweepSends(gctx, work) })
 	}
 	if s.cfg.Role == "all" || s.cfg.Role == "scheduler" {
 		g.Go(func() error { return s.schedule(gctx) })
@@ -309,6 +351,13 @@ func (s *service) run(ctx context.Context, ln net.Listener) error {
 
 // schedule runs the scheduler until ctx ends.
 func (s *service) schedule(ctx context.Context) error {
+	// A sync whose process died while running it would show running for
+	// ever: declare it failed so that staff start it again.
+	if n, err := s.admin.Sync.FailAbandoned(ctx); err != nil && ctx.Err() == nil {
+		s.log.WarnContext(ctx, "fail abandoned syncs", "err", err)
+	} else if n > 0 {
+		s.log.WarnContext(ctx, "abandoned syncs marked failed", "count", n)
+	}
 	t := time.NewTicker(s.timing.schedulerEvery)
 	defer t.Stop()
 	at := s.cfg.ScanAt
@@ -326,22 +375,29 @@ func (s *service) schedule(ctx context.Context) error {
 }
 
 // sweepSends sends due PENDING rows and settles claims whose outcome was
-// never recorded, until ctx ends.
-func (s *service) sweepSends(ctx context.Context) error {
+// never recorded, until stop ends. The sends run on work, which outlives
+// stop by the shutdown grace: a sweep stops between rows, never during one.
+func (s *service) sweepSends(stop, work context.Context) error {
 	t := time.NewTicker(s.timing.sendSweepEvery)
 	defer t.Stop()
 	send := s.app.Send
 	for {
-		if n, err := send.SettleStale(ctx, s.timing.staleClaimAfter); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "settle stale sends", "err", err)
+		if n, err := send.SettleStale(stop, s.timing.staleClaimAfter); err != nil && stop.Err() == nil {
+			s.log.WarnContext(stop, "settle stale sends", "err", err)
 		} else if n > 0 {
-			s.log.WarnContext(ctx, "sends with unknown outcome marked FAILED", "count", n)
+			s.log.WarnContext(stop, "sends with unknown outcome marked FAILED", "count", n)
 		}
-		if _, err := send.SendDue(ctx, 100); err != nil && ctx.Err() == nil {
-			s.log.WarnContext(ctx, "send due messages", "err", err)
+		for stop.Err() == nil {
+			n, err := send.SendDue(work, sendBatch)
+			if err != nil && work.Err() == nil {
+				s.log.WarnContext(stop, "send due messages", "err", err)
+			}
+			if err != nil || n < sendBatch {
+				break
+			}
 		}
 		select {
-		case <-ctx.Done():
+		case <-stop.Done():
 			return nil
 		case <-t.C:
 		}

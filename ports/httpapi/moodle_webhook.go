@@ -176,5 +176,6 @@ func (h *MoodleWebhook) store(c *gin.Context, ev app.MoodleEvent, body []byte) {
 	if res.Status == app.IngestDuplicate {
 		status = http.StatusOK
 	}
+	setWebhookOutcome(c, string(res.Status))
 	c.JSON(status, gin.H{"id": ev.ID, "status": string(res.Status)})
 }

@@ -26,11 +26,21 @@ type Options struct {
 	// register routes under /api/v1, behind the bearer-token check.
 	Routes      []func(gin.IRoutes)
 	AdminRoutes []func(gin.IRoutes)
+	// Metrics, when set, counts every request and webhook delivery.
+	Metrics *Metrics
+	// MetricsHandler, when set, answers GET /metrics (the registry's
+	// exposition, built where the registry is).
+	MetricsHandler http.Handler
 }
 
 // NewRouter builds the gin engine with every route.
 func NewRouter(o Options) *gin.Engine {
 	r := gin.New()
+	if o.Metrics != nil {
+		// Outermost, so that a request whose handler panicked is counted
+		// with the 500 the recovery answers.
+		r.Use(o.Metrics.middleware())
+	}
 	r.Use(gin.CustomRecovery(func(c *gin.Context, err any) {
 		o.Logger.ErrorContext(c.Request.Context(), "panic in HTTP handler", "path", c.FullPath(), "panic", err)
 		WriteProblem(c, http.StatusInternalServerError, "internal error")
@@ -42,6 +52,9 @@ func NewRouter(o Options) *gin.Engine {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", readiness(o.Checks))
+	if o.MetricsHandler != nil {
+		r.GET(MetricsPath, gin.WrapH(o.MetricsHandler))
+	}
 	for _, register := range o.Routes {
 		register(r)
 	}

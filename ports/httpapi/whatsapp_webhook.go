@@ -18,6 +18,9 @@ import (
 	"github.com/acme/notifier/app"
 )
 
+// WhatsAppWebhookPath is where Meta delivers its notifications.
+const WhatsAppWebhookPath = "/webhooks/whatsapp"
+
 // maxWhatsAppBody bounds a WhatsApp webhook body; Meta batches at most a
 // thousand updates in one, far below this.
 const maxWhatsAppBody = 4 << 20
@@ -61,8 +64,8 @@ func NewWhatsAppWebhook(c WhatsAppWebhookConfig) (*WhatsAppWebhook, error) {
 
 // Register adds the routes; pass it in Options.Routes.
 func (h *WhatsAppWebhook) Register(r gin.IRoutes) {
-	r.GET("/webhooks/whatsapp", h.verify)
-	r.POST("/webhooks/whatsapp", h.receive)
+	r.GET(WhatsAppWebhookPath, h.verify)
+	r.POST(WhatsAppWebhookPath, h.receive)
 }
 
 // verify answers Meta's verification handshake: the challenge as plain text
@@ -109,10 +112,11 @@ func (h *WhatsAppWebhook) receive(c *gin.Context) {
 		WriteProblem(c, http.StatusServiceUnavailable, "the webhook cannot be stored now; deliver it again later")
 		return
 	}
-	status := "accepted"
+	status := OutcomeAccepted
 	if receipt.Duplicate {
-		status = "duplicate"
+		status = OutcomeDuplicate
 	}
+	setWebhookOutcome(c, status)
 	c.JSON(http.StatusOK, gin.H{"id": receipt.ID, "status": status})
 }
 

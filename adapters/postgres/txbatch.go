@@ -1,0 +1,117 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// beginSQL starts the transactions of batchTransact: READ COMMITTED, for the
+// reason transact gives.
+const beginSQL = `begin isolation level read committed`
+
+// batchTransact runs fn on one connection of the pool. fn begins the
+// transaction itself, in the same batch as its first statements
+// (lockedRow), and commits it in the same batch as its last ones
+// (commitWith): a read-modify-write transaction then costs two round trips
+// to the server instead of four or more. When fn returns with the
+// transaction still open or failed, it is rolled back. Like transact, the
+// whole is run again when PostgreSQL aborts it for a serialization failure
+// or a deadlock, so fn may run more than once and must only act through
+// the connection.
+func (s *Store) batchTransact(ctx context.Context, fn func(c *pgxpool.Conn) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.batchTransactOnce(ctx, fn)
+		if err == nil || !conflict(err) || attempt == maxAttempts {
+			return err
+		}
+		pause := time.Duration(attempt) * time.Duration(5+rand.IntN(20)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+func (s *Store) batchTransactOnce(ctx context.Context, fn func(c *pgxpool.Conn) error) (err error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		pc := c.Conn().PgConn()
+		if !pc.IsClosed() && pc.TxStatus() != 'I' {
+			// The pool would close a connection left in a transaction: end
+			// it, even when ctx was cancelled meanwhile.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			if _, rerr := c.Exec(rctx, "rollback"); rerr != nil && err == nil {
+				err = fmt.Errorf("rollback: %w", rerr)
+			}
+			cancel()
+		}
+		c.Release()
+	}()
+	return fn(c)
+}
+
+// query is one statement and its arguments.
+type query struct {
+	sql  string
+	args []any
+}
+
+// beginWith begins a transaction and runs the statements in the same round
+// trip; read gets their results, in order.
+func beginWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) (err error) {
+	b := &pgx.Batch{}
+	b.Queue(beginSQL)
+	for _, q := range stmts {
+		b.Queue(q.sql, q.args...)
+	}
+	br := c.SendBatch(ctx, b)
+	defer func() { err = closeBatch(br, err) }()
+	if _, err := br.Exec(); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return read(br)
+}
+
+// closeBatch closes br, reading what is left of it; err, when set, is the
+// error that counts.
+func closeBatch(br pgx.BatchResults, err error) error {
+	if cerr := br.Close(); err == nil {
+		return cerr
+	}
+	return err
+}
+
+// commitWith runs the statements and COMMIT in one round trip; read gets
+// the statements' results, in order, before the commit's is checked.
+func commitWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) (err error) {
+	b := &pgx.Batch{}
+	for _, q := range stmts {
+		b.Queue(q.sql, q.args...)
+	}
+	b.Queue("commit")
+	br := c.SendBatch(ctx, b)
+	defer func() { err = closeBatch(br, err) }()
+	if read != nil {
+		if err := read(br); err != nil {
+			return err
+		}
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if tag.String() != "COMMIT" {
+		// COMMIT of a failed transaction answers ROLLBACK.
+		return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
+	}
+	return nil
+}
