@@ -48,9 +48,13 @@ subcommands:
                                          a daily scan through a Moodle stand-in: wall time, peak memory
 common flags:
   --limit-duration D   how long each limit is measured (default 3s; 0 skips the limits)
+  --limit-conns N      connections of the concurrent limit measurements (default 16)
   --cpuprofile FILE, --blockprofile FILE, --mutexprofile FILE
                        profiles of the whole process (service included) during the measurement
-  --roundtrips         count PostgreSQL round trips and commits per unit of work (through a counting proxy)
+  --roundtrips         count PostgreSQL round trips per unit of work (through a counting proxy)
+Every line on PostgreSQL also gives the transactions committed per unit of work
+(pg_stat_database), and, where /proc shows them, the CPU the notifier (with the
+bench's own load), PostgreSQL and Redis spent per unit of work.
   --log FILE           write the service's log there (default: formatted, then discarded)
 `
 
@@ -488,7 +492,8 @@ func (c *dbCounter) close() {
 	}
 }
 
-// dbUsage is what a measurement cost in PostgreSQL round trips and commits.
+// dbUsage is what a measurement cost in PostgreSQL round trips and
+// transactions.
 type dbUsage struct {
 	roundTrips, commits int64
 }
@@ -524,7 +529,7 @@ func (m *usageMeter) per(ctx context.Context, units int64, what string) string {
 	}
 	time.Sleep(200 * time.Millisecond) // the closed backends' last flush
 	end := m.now(ctx)
-	s := fmt.Sprintf("; %.1f commits/%s", float64(end.commits-m.start.commits)/float64(units), what)
+	s := fmt.Sprintf("; %.1f transactions/%s", float64(end.commits-m.start.commits)/float64(units), what)
 	if m.env.proxy != nil {
 		s += fmt.Sprintf(", %.1f round trips/%s", float64(end.roundTrips-m.start.roundTrips)/float64(units), what)
 	}

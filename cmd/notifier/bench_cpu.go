@@ -72,8 +72,9 @@ func sampleCPU() cpuSample {
 	return s
 }
 
-// cpuPer describes the CPU spent between two samples per unit of work.
-func cpuPer(a, b cpuSample, units int64, what string) string {
+// cpuPer describes the CPU spent between two samples per unit of work;
+// PostgreSQL and Redis count only when the bench uses them.
+func (e *benchEnv) cpuPer(a, b cpuSample, units int64, what string) string {
 	if units <= 0 {
 		return ""
 	}
@@ -81,10 +82,10 @@ func cpuPer(a, b cpuSample, units int64, what string) string {
 		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)/float64(units))
 	}
 	s := fmt.Sprintf("; CPU per %s: notifier+load %s", what, per(b.self-a.self))
-	if b.postgres > a.postgres {
+	if e.dbURL != "" && b.postgres > a.postgres {
 		s += ", postgres " + per(b.postgres-a.postgres)
 	}
-	if b.redis > a.redis {
+	if e.redisURL != "" && b.redis > a.redis {
 		s += ", redis " + per(b.redis-a.redis)
 	}
 	if all := b.machineAll - a.machineAll; all > 0 {

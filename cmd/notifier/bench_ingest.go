@@ -304,7 +304,7 @@ func benchIngest(ctx context.Context, env *benchEnv, o ingestOptions) (string, e
 	if r := lim.ratios(top.rate()); r != "" {
 		line += "; " + r
 	}
-	return line + cost + cpuPer(cpu0, cpu1, int64(top.accepted), "request"), nil
+	return line + cost + env.cpuPer(cpu0, cpu1, int64(top.accepted), "request"), nil
 }
 
 // instantSender is the WhatsApp stand-in without limit: it builds the

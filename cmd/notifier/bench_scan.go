@@ -121,7 +121,7 @@ func benchE2E(ctx context.Context, env *benchEnv, o e2eOptions) (string, error) 
 	if r := lim.ratios(rate); r != "" {
 		line += "; " + r
 	}
-	return line + meter.per(ctx, int64(len(ds)), "message") + cpuPer(cpu0, cpu1, int64(len(ds)), "message"), nil
+	return line + meter.per(ctx, int64(len(ds)), "message") + env.cpuPer(cpu0, cpu1, int64(len(ds)), "message"), nil
 }
 
 // waitFor polls cond every period until it holds, fails, or ctx ends.
@@ -254,7 +254,7 @@ func benchScan(ctx context.Context, env *benchEnv, o scanOptions) (string, error
 	if r := lim.ratios(rate); r != "" {
 		line += "; " + r
 	}
-	return line + meter.per(ctx, int64(o.enrollments), "enrollment") + cpuPer(cpu0, cpu1, int64(o.enrollments), "enrollment"), nil
+	return line + meter.per(ctx, int64(o.enrollments), "enrollment") + env.cpuPer(cpu0, cpu1, int64(o.enrollments), "enrollment"), nil
 }
 
 // historyOnly is q, or a statement that does nothing when the seed has no
