@@ -30,12 +30,16 @@ type InboundEvent struct {
 
 // InboundStore keeps every inbound event once.
 type InboundStore interface {
-	// InsertInbound stores e unless an event with its id exists, and reports
-	// whether it was new.
-	InsertInbound(ctx context.Context, e InboundEvent) (bool, error)
+	// InsertInbound stores each event unless an event with its id is stored
+	// (or comes earlier in events), in one transaction, and reports for each
+	// whether it was new. A zero State is stored as received, a zero
+	// ReceivedAt as now.
+	InsertInbound(ctx context.Context, events ...InboundEvent) ([]bool, error)
 	GetInbound(ctx context.Context, id string) (InboundEvent, error)
-	// MarkInboundProcessed records that the event was handled to the end.
-	MarkInboundProcessed(ctx context.Context, id string, at time.Time) error
+	// MarkInboundProcessed records, in one transaction, that the events were
+	// handled to the end; ids not stored are skipped. An event processed
+	// before keeps its first processing time.
+	MarkInboundProcessed(ctx context.Context, at time.Time, ids ...string) error
 	// MarkInboundAttempt counts a failed processing attempt and keeps its error.
 	MarkInboundAttempt(ctx context.Context, id string, errMsg string) error
 	// MarkInboundFailed records that the event went to the dead letters.

@@ -36,19 +36,41 @@ type IngestResult struct {
 
 // IngestHandler stores a verified Moodle delivery once and queues it for the
 // handlers: the store is the truth, the bus only carries work.
+//
+// Concurrent deliveries share their work (see grouper): the events that
+// arrive while an insert is in flight are inserted together next, in one
+// statement and one commit, and published together, in one pipelined round
+// trip. Each request still answers only once its own event is stored.
 type IngestHandler struct {
-	store InboundStore
-	bus   Bus
-	now   func() time.Time
-	log   *slog.Logger
+	inserts   grouper[InboundEvent, bool]
+	publishes grouper[BusMessage, struct{}]
+	now       func() time.Time
+	log       *slog.Logger
 }
+
+// maxIngestGroup bounds the events of one insert or publish.
+const maxIngestGroup = 100
+
+// insertTimeout bounds one grouped insert: it holds several requests, so it
+// does not end with the one that runs it.
+const insertTimeout = 10 * time.Second
 
 // NewIngestHandler builds the handler; every dependency is required.
 func NewIngestHandler(store InboundStore, bus Bus, now func() time.Time, log *slog.Logger) (*IngestHandler, error) {
 	if store == nil || bus == nil || now == nil || log == nil {
 		return nil, errors.New("app: ingest: store, bus, clock and logger are required")
 	}
-	return &IngestHandler{store: store, bus: bus, now: now, log: log}, nil
+	return &IngestHandler{
+		inserts: grouper[InboundEvent, bool]{max: maxIngestGroup, timeout: insertTimeout,
+			run: func(ctx context.Context, events []InboundEvent) ([]bool, error) {
+				return store.InsertInbound(ctx, events...)
+			}},
+		publishes: grouper[BusMessage, struct{}]{max: maxIngestGroup, timeout: publishTimeout,
+			run: func(ctx context.Context, msgs []BusMessage) ([]struct{}, error) {
+				return make([]struct{}, len(msgs)), bus.Publish(ctx, TopicMoodleEvents, msgs...)
+			}},
+		now: now, log: log,
+	}, nil
 }
 
 // Handle stores e (its ID, Name and Payload set by the caller) and, when it
@@ -62,7 +84,7 @@ func (h *IngestHandler) Handle(ctx context.Context, e InboundEvent) (IngestResul
 		return IngestResult{}, errors.New("ingest: the event has no id")
 	}
 	e = h.prepare(e)
-	isNew, err := h.store.InsertInbound(ctx, e)
+	isNew, err := h.inserts.do(ctx, e)
 	if err != nil {
 		h.log.WarnContext(ctx, "moodle event not stored; the sender will retry",
 			"correlation_id", e.ID, "event", e.Name, "error", err)
@@ -103,17 +125,15 @@ func storeFailure(id string, err error) error {
 
 // publish queues the stored event and reports whether it went out. It does
 // not follow the request's cancellation: a sender that hangs up after the
-// insert should not cost the event its prompt publish. It waits at most
-// publishTimeout.
+// insert should not cost the event its prompt publish. Its group waits at
+// most publishTimeout.
 func (h *IngestHandler) publish(ctx context.Context, e InboundEvent) bool {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
-	defer cancel()
 	msg := BusMessage{
 		ID:       e.ID,
 		Payload:  e.Payload,
 		Metadata: map[string]string{"correlation_id": e.ID, "event": e.Name},
 	}
-	if err := h.bus.Publish(ctx, TopicMoodleEvents, msg); err != nil {
+	if _, err := h.publishes.do(ctx, msg); err != nil {
 		h.log.WarnContext(ctx, "moodle event stored but not published; recovery will publish it",
 			"correlation_id", e.ID, "event", e.Name, "error", err)
 		return false

@@ -25,20 +25,23 @@ type ingestStore struct {
 	err              error
 }
 
-func (s *ingestStore) InsertInbound(_ context.Context, e app.InboundEvent) (bool, error) {
+func (s *ingestStore) InsertInbound(_ context.Context, events ...app.InboundEvent) ([]bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.err != nil {
-		return false, s.err
-	}
-	if _, ok := s.events[e.ID]; ok {
-		return false, nil
+		return nil, s.err
 	}
 	if s.events == nil {
 		s.events = map[string]app.InboundEvent{}
 	}
-	s.events[e.ID] = e
-	return true, nil
+	isNew := make([]bool, len(events))
+	for i, e := range events {
+		if _, ok := s.events[e.ID]; !ok {
+			s.events[e.ID] = e
+			isNew[i] = true
+		}
+	}
+	return isNew, nil
 }
 
 // ingestBus records what is published; it fails with err, or blocks until

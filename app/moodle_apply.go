@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/acme/notifier/domain"
 )
@@ -119,14 +120,28 @@ func (h *EvaluateHandler) deleteEnrollment(ctx context.Context, ev MoodleEvent) 
 type MoodleEventProcessor struct {
 	eval    *EvaluateHandler
 	inbound InboundStore
+	// marks records concurrent handlers' "processed" in one statement (see
+	// grouper); each handler still returns only once its event is marked.
+	marks grouper[string, struct{}]
 }
+
+// maxMarkGroup bounds the events one statement marks processed.
+const maxMarkGroup = 500
+
+// markTimeout bounds one grouped mark.
+const markTimeout = 10 * time.Second
 
 // NewMoodleEventProcessor builds the processor of Moodle events.
 func NewMoodleEventProcessor(a *Application, inbound InboundStore) (*MoodleEventProcessor, error) {
 	if a == nil || inbound == nil {
 		return nil, errors.New("app: the event processor needs the application and the inbound store")
 	}
-	return &MoodleEventProcessor{eval: a.Evaluate, inbound: inbound}, nil
+	p := &MoodleEventProcessor{eval: a.Evaluate, inbound: inbound}
+	p.marks = grouper[string, struct{}]{max: maxMarkGroup, timeout: markTimeout,
+		run: func(ctx context.Context, ids []string) ([]struct{}, error) {
+			return make([]struct{}, len(ids)), inbound.MarkInboundProcessed(ctx, p.eval.now(), ids...)
+		}}
+	return p, nil
 }
 
 // Process applies the event unless it was processed already, then marks it
@@ -149,7 +164,7 @@ func (p *MoodleEventProcessor) Process(ctx context.Context, ev MoodleEvent) erro
 		}
 		return err
 	}
-	if err := p.inbound.MarkInboundProcessed(ctx, ev.ID, p.eval.now()); err != nil && !errors.Is(err, ErrNotFound) {
+	if _, err := p.marks.do(ctx, ev.ID); err != nil {
 		return fmt.Errorf("mark event %s processed: %w", ev.ID, err)
 	}
 	return nil

@@ -132,7 +132,7 @@ func NewScanHandler(a *Application, scans ScanStore, bus Bus, progress ProgressS
 	e := a.Evaluate
 	return &ScanHandler{scans: scans, store: e.store, bus: bus, eval: e, progress: progress,
 		loc: e.settings.Location, now: e.now, log: e.log, cache: newProgressCache(),
-		finisher: &itemFinisher{store: scans}}, nil
+		finisher: newItemFinisher(scans)}, nil
 }
 
 // Today is the current date in the company zone.

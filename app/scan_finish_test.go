@@ -39,7 +39,7 @@ func (g *groupStore) FinishScanItems(_ context.Context, items []ScanItemResult) 
 
 func TestItemFinisherGroupsConcurrentItems(t *testing.T) {
 	store := &groupStore{written: map[int64]bool{}, release: make(chan struct{})}
-	f := &itemFinisher{store: store}
+	f := newItemFinisher(store)
 	const n = 50
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -71,14 +71,14 @@ func TestItemFinisherGroupsConcurrentItems(t *testing.T) {
 	}
 	assert.Equal(t, n, total, "each item written once")
 	assert.Less(t, len(store.groups), n, "items finished together share writes")
-	assert.False(t, f.writing, "nobody is left writing")
-	assert.Empty(t, f.queue)
+	assert.False(t, f.group.running, "nobody is left writing")
+	assert.Empty(t, f.group.queue)
 }
 
 func TestItemFinisherReportsTheWriteError(t *testing.T) {
 	boom := errors.New("boom")
 	store := &groupStore{written: map[int64]bool{}, fail: boom}
-	f := &itemFinisher{store: store}
+	f := newItemFinisher(store)
 	err := f.finish(t.Context(), ScanItemResult{ScanID: 1, EnrollmentID: 1, State: ScanItemDone})
 	require.ErrorIs(t, err, boom)
 	// Alone, an item is written at once, and the finisher is free again.

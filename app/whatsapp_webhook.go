@@ -110,7 +110,7 @@ func (h *ReceiveWhatsAppWebhookHandler) Handle(ctx context.Context, body []byte)
 		}
 		return WebhookReceipt{}, fmt.Errorf("store WhatsApp webhook %s: %w", id, err)
 	}
-	if !isNew {
+	if !isNew[0] {
 		return WebhookReceipt{ID: id, Duplicate: true}, nil
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
@@ -224,8 +224,7 @@ func (h *ProcessWhatsAppWebhookHandler) Handle(ctx context.Context, payload []by
 			return err
 		}
 	}
-	err := h.inbound.MarkInboundProcessed(ctx, WhatsAppEventID(payload), h.now())
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	if err := h.inbound.MarkInboundProcessed(ctx, h.now(), WhatsAppEventID(payload)); err != nil {
 		return fmt.Errorf("mark WhatsApp webhook processed: %w", err)
 	}
 	return nil

@@ -106,8 +106,8 @@ type waInbound struct {
 	processed []string
 }
 
-func (s *waInbound) MarkInboundProcessed(_ context.Context, id string, _ time.Time) error {
-	s.processed = append(s.processed, id)
+func (s *waInbound) MarkInboundProcessed(_ context.Context, _ time.Time, ids ...string) error {
+	s.processed = append(s.processed, ids...)
 	return nil
 }
 

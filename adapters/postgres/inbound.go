@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,26 +21,78 @@ const inboundColumns = `id, source, name, payload, received_at, state, attempts,
 // caller sets none.
 const defaultInboundLimit = 100
 
-// InsertInbound stores e unless an event with its id exists, and reports
-// whether it was new. ON CONFLICT DO NOTHING makes concurrent deliveries of
-// one event race safely: exactly one insert wins, the others see a
-// duplicate. A zero State is stored as received, a zero ReceivedAt as now.
-func (s *Store) InsertInbound(ctx context.Context, e app.InboundEvent) (bool, error) {
-	if e.State == "" {
-		e.State = app.InboundReceived
+// InsertInbound stores each event unless an event with its id is stored
+// (or comes earlier in events), in one statement and one commit, and
+// reports for each whether it was new. ON CONFLICT DO NOTHING makes
+// concurrent deliveries of one event race safely: exactly one insert wins,
+// the others see a duplicate. The rows go in id order, so that two
+// statements sharing ids cannot deadlock on each other's unique-index
+// entries. A zero State is stored as received, a zero ReceivedAt as now.
+func (s *Store) InsertInbound(ctx context.Context, events ...app.InboundEvent) ([]bool, error) {
+	isNew := make([]bool, len(events))
+	rows := uniqueInbound(events)
+	if len(rows) == 0 {
+		return isNew, nil
 	}
-	if e.ReceivedAt.IsZero() {
-		e.ReceivedAt = s.now()
+	var cols struct {
+		id, source, name, state []string
+		payload                 [][]byte
+		received                []time.Time
+		attempts                []int32
+		lastError               []*string
+		processed               []*time.Time
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO inbound_events (`+inboundColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-		ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Source, e.Name, payloadIn(e.Payload), dbTime(e.ReceivedAt), string(e.State), e.Attempts,
-		nullable(cleanText(e.LastError)), timeIn(e.ProcessedAt))
+	now := s.now()
+	for _, e := range rows {
+		if e.State == "" {
+			e.State = app.InboundReceived
+		}
+		if e.ReceivedAt.IsZero() {
+			e.ReceivedAt = now
+		}
+		cols.id, cols.source, cols.name = append(cols.id, e.ID), append(cols.source, e.Source), append(cols.name, e.Name)
+		cols.payload, cols.received = append(cols.payload, payloadIn(e.Payload)), append(cols.received, dbTime(e.ReceivedAt))
+		cols.state, cols.attempts = append(cols.state, string(e.State)), append(cols.attempts, int32(e.Attempts))
+		cols.lastError = append(cols.lastError, nullable(cleanText(e.LastError)))
+		cols.processed = append(cols.processed, timeIn(e.ProcessedAt))
+	}
+	inserted, err := s.pool.Query(ctx, `INSERT INTO inbound_events (`+inboundColumns+`)
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::timestamptz[], $6::text[],
+			$7::integer[], $8::text[], $9::timestamptz[])
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id`,
+		cols.id, cols.source, cols.name, cols.payload, cols.received, cols.state, cols.attempts, cols.lastError,
+		cols.processed)
 	if err != nil {
-		return false, fmt.Errorf("postgres: insert inbound event %q: %w", e.ID, classify(err))
+		return nil, fmt.Errorf("postgres: insert %d inbound events: %w", len(rows), classify(err))
 	}
-	return tag.RowsAffected() == 1, nil
+	ids, err := pgx.CollectRows(inserted, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("postgres: insert %d inbound events: %w", len(rows), classify(err))
+	}
+	return markNew(events, ids, isNew), nil
+}
+
+// uniqueInbound returns the first event of each id, in id order.
+func uniqueInbound(events []app.InboundEvent) []app.InboundEvent {
+	rows := slices.Clone(events)
+	slices.SortStableFunc(rows, func(a, b app.InboundEvent) int { return strings.Compare(a.ID, b.ID) })
+	return slices.CompactFunc(rows, func(a, b app.InboundEvent) bool { return a.ID == b.ID })
+}
+
+// markNew sets isNew for the first event of each id the statement inserted.
+func markNew(events []app.InboundEvent, inserted []string, isNew []bool) []bool {
+	fresh := make(map[string]bool, len(inserted))
+	for _, id := range inserted {
+		fresh[id] = true
+	}
+	for i, e := range events {
+		if fresh[e.ID] {
+			isNew[i] = true
+			delete(fresh, e.ID) // a later event with the same id is a duplicate
+		}
+	}
+	return isNew
 }
 
 // GetInbound returns the event with id, or app.ErrNotFound.
@@ -51,19 +104,25 @@ func (s *Store) GetInbound(ctx context.Context, id string) (app.InboundEvent, er
 	return e, nil
 }
 
-// MarkInboundProcessed moves the event to processed. A second call keeps
-// the first processing time: a redelivered bus message that runs again does
-// not rewrite when the work was done.
-func (s *Store) MarkInboundProcessed(ctx context.Context, id string, at time.Time) error {
+// MarkInboundProcessed moves the events to processed, in one statement;
+// ids not stored are skipped. A second call keeps the first processing
+// time: a redelivered bus message that runs again does not rewrite when the
+// work was done.
+func (s *Store) MarkInboundProcessed(ctx context.Context, at time.Time, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	if at.IsZero() {
 		at = s.now()
 	}
-	err := s.updateInbound(ctx, `UPDATE inbound_events SET
+	ids = slices.Clone(ids)
+	slices.Sort(ids) // rows locked in one order: concurrent statements cannot deadlock
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET
 			processed_at = CASE WHEN state = 'processed' THEN processed_at ELSE $2 END,
 			state = 'processed'
-		WHERE id = $1`, id, dbTime(at))
+		WHERE id = ANY($1)`, slices.Compact(ids), dbTime(at))
 	if err != nil {
-		return fmt.Errorf("postgres: mark inbound event %q processed: %w", id, err)
+		return fmt.Errorf("postgres: mark %d inbound events processed: %w", len(ids), classify(err))
 	}
 	return nil
 }

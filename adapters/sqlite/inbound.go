@@ -19,30 +19,48 @@ const inboundColumns = `id, source, name, payload, received_at, state, attempts,
 // caller sets none.
 const defaultInboundLimit = 100
 
-// InsertInbound stores e unless an event with its id exists, and reports
-// whether it was new. Writes are serialised on the one writer connection,
-// and ON CONFLICT DO NOTHING makes the second of two deliveries a
-// duplicate. A zero State is stored as received, a zero ReceivedAt as now.
-func (s *Store) InsertInbound(ctx context.Context, e app.InboundEvent) (bool, error) {
-	if e.State == "" {
-		e.State = app.InboundReceived
+// insertInboundSQL stores one event unless its id is stored.
+const insertInboundSQL = `INSERT INTO inbound_events (` + inboundColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
+
+// InsertInbound stores each event unless an event with its id is stored
+// (or comes earlier in events), in one transaction on the one writer
+// connection, and reports for each whether it was new: ON CONFLICT DO
+// NOTHING makes the second of two deliveries a duplicate. A zero State is
+// stored as received, a zero ReceivedAt as now.
+func (s *Store) InsertInbound(ctx context.Context, events ...app.InboundEvent) ([]bool, error) {
+	isNew := make([]bool, len(events))
+	if len(events) == 0 {
+		return isNew, nil
 	}
-	if e.ReceivedAt.IsZero() {
-		e.ReceivedAt = s.now()
-	}
-	res, err := s.write.ExecContext(ctx, `INSERT INTO inbound_events (`+inboundColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		e.ID, e.Source, e.Name, payloadIn(e.Payload), micros(e.ReceivedAt), string(e.State), e.Attempts,
-		nullable(cleanText(e.LastError)), timeIn(e.ProcessedAt))
+	now := s.now()
+	err := s.transact(ctx, func(tx *sql.Tx) error {
+		stmt := tx.StmtContext(ctx, s.writeStmts.get(insertInboundSQL))
+		for i, e := range events {
+			if e.State == "" {
+				e.State = app.InboundReceived
+			}
+			if e.ReceivedAt.IsZero() {
+				e.ReceivedAt = now
+			}
+			res, err := stmt.ExecContext(ctx, e.ID, e.Source, e.Name, payloadIn(e.Payload), micros(e.ReceivedAt),
+				string(e.State), e.Attempts, nullable(cleanText(e.LastError)), timeIn(e.ProcessedAt))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			isNew[i] = n == 1
+		}
+		return nil
+	})
 	if err != nil {
-		return false, fmt.Errorf("sqlite: insert inbound event %q: %w", e.ID, classify(err))
+		return nil, fmt.Errorf("sqlite: insert %d inbound events: %w", len(events), classify(err))
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("sqlite: insert inbound event %q: %w", e.ID, classify(err))
-	}
-	return n == 1, nil
+	return isNew, nil
 }
 
 // GetInbound returns the event with id, or app.ErrNotFound.
@@ -54,19 +72,35 @@ func (s *Store) GetInbound(ctx context.Context, id string) (app.InboundEvent, er
 	return e, nil
 }
 
-// MarkInboundProcessed moves the event to processed. A second call keeps
-// the first processing time: a redelivered bus message that runs again does
-// not rewrite when the work was done.
-func (s *Store) MarkInboundProcessed(ctx context.Context, id string, at time.Time) error {
+// markProcessedSQL moves one event to processed; a second time keeps the
+// first processing time.
+const markProcessedSQL = `UPDATE inbound_events SET
+	processed_at = CASE WHEN state = 'processed' THEN processed_at ELSE ? END,
+	state = 'processed'
+	WHERE id = ?`
+
+// MarkInboundProcessed moves the events to processed, in one transaction;
+// ids not stored are skipped. A second call keeps the first processing
+// time: a redelivered bus message that runs again does not rewrite when the
+// work was done.
+func (s *Store) MarkInboundProcessed(ctx context.Context, at time.Time, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
 	if at.IsZero() {
 		at = s.now()
 	}
-	err := s.updateInbound(ctx, `UPDATE inbound_events SET
-			processed_at = CASE WHEN state = 'processed' THEN processed_at ELSE ? END,
-			state = 'processed'
-		WHERE id = ?`, micros(at), id)
+	err := s.transact(ctx, func(tx *sql.Tx) error {
+		stmt := tx.StmtContext(ctx, s.writeStmts.get(markProcessedSQL))
+		for _, id := range ids {
+			if _, err := stmt.ExecContext(ctx, micros(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("sqlite: mark inbound event %q processed: %w", id, err)
+		return fmt.Errorf("sqlite: mark %d inbound events processed: %w", len(ids), classify(err))
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ func RunInbound(t *testing.T, open func(t *testing.T) app.InboundStore) {
 		{"UnprocessedOldestFirst", testUnprocessedInbound},
 		{"Concurrent/OneDeliveryIsNew", testInboundConcurrentSameID},
 		{"Concurrent/DistinctIDsAreAllNew", testInboundConcurrentDistinct},
+		{"Batch", testInboundBatch},
+		{"Concurrent/BatchesSharingIDs", testInboundConcurrentBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -69,7 +71,7 @@ func mustInsertInbound(t *testing.T, s app.InboundStore, e app.InboundEvent) {
 	t.Helper()
 	isNew, err := s.InsertInbound(t.Context(), e)
 	require.NoError(t, err)
-	require.True(t, isNew, "event %s", e.ID)
+	require.Equal(t, []bool{true}, isNew, "event %s", e.ID)
 }
 
 func mustGetInbound(t *testing.T, s app.InboundStore, id string) app.InboundEvent {
@@ -148,7 +150,7 @@ func testInboundDuplicate(t *testing.T, s app.InboundStore) {
 	again.ReceivedAt = base.Add(time.Hour)
 	isNew, err := s.InsertInbound(t.Context(), again)
 	require.NoError(t, err)
-	assert.False(t, isNew)
+	assert.Equal(t, []bool{false}, isNew)
 	assert.Equal(t, storedInbound(first), mustGetInbound(t, s, first.ID), "a duplicate changes nothing")
 }
 
@@ -156,7 +158,6 @@ func testInboundNotFound(t *testing.T, s app.InboundStore) {
 	ctx := t.Context()
 	_, err := s.GetInbound(ctx, "missing")
 	require.ErrorIs(t, err, app.ErrNotFound)
-	assert.ErrorIs(t, s.MarkInboundProcessed(ctx, "missing", base), app.ErrNotFound)
 	assert.ErrorIs(t, s.MarkInboundAttempt(ctx, "missing", "boom"), app.ErrNotFound)
 	assert.ErrorIs(t, s.MarkInboundFailed(ctx, "missing", "boom"), app.ErrNotFound)
 }
@@ -166,20 +167,20 @@ func testInboundProcessed(t *testing.T, s app.InboundStore) {
 	e := inboundEvent("processed", base)
 	mustInsertInbound(t, s, e)
 	at := base.Add(time.Second + 1).In(madrid)
-	require.NoError(t, s.MarkInboundProcessed(ctx, e.ID, at))
+	require.NoError(t, s.MarkInboundProcessed(ctx, at, e.ID))
 	got := mustGetInbound(t, s, e.ID)
 	assert.Equal(t, app.InboundProcessed, got.State)
 	assert.Equal(t, stored(at), got.ProcessedAt)
 
 	// A redelivered copy processed again keeps the first time.
-	require.NoError(t, s.MarkInboundProcessed(ctx, e.ID, at.Add(time.Hour)))
+	require.NoError(t, s.MarkInboundProcessed(ctx, at.Add(time.Hour), e.ID))
 	assert.Equal(t, stored(at), mustGetInbound(t, s, e.ID).ProcessedAt)
 
 	// A dead-lettered event that a replay processes becomes processed.
 	f := inboundEvent("replayed", base)
 	mustInsertInbound(t, s, f)
 	require.NoError(t, s.MarkInboundFailed(ctx, f.ID, "boom"))
-	require.NoError(t, s.MarkInboundProcessed(ctx, f.ID, at))
+	require.NoError(t, s.MarkInboundProcessed(ctx, at, f.ID))
 	got = mustGetInbound(t, s, f.ID)
 	assert.Equal(t, app.InboundProcessed, got.State)
 	assert.Equal(t, stored(at), got.ProcessedAt)
@@ -212,7 +213,7 @@ func testInboundFailed(t *testing.T, s app.InboundStore) {
 	// does not undo it, and an ignored event stays ignored.
 	p := inboundEvent("done", base)
 	mustInsertInbound(t, s, p)
-	require.NoError(t, s.MarkInboundProcessed(ctx, p.ID, base))
+	require.NoError(t, s.MarkInboundProcessed(ctx, base, p.ID))
 	require.NoError(t, s.MarkInboundFailed(ctx, p.ID, "late failure"))
 	got = mustGetInbound(t, s, p.ID)
 	assert.Equal(t, app.InboundProcessed, got.State)
@@ -254,7 +255,7 @@ func testUnprocessedInbound(t *testing.T, s app.InboundStore) {
 	} {
 		mustInsertInbound(t, s, e)
 	}
-	require.NoError(t, s.MarkInboundProcessed(ctx, "processed", base))
+	require.NoError(t, s.MarkInboundProcessed(ctx, base, "processed"))
 	require.NoError(t, s.MarkInboundFailed(ctx, "failed", "boom"))
 	ignored := inboundEvent("ignored", at(-2*time.Hour))
 	ignored.State = app.InboundIgnored
@@ -294,7 +295,7 @@ func testInboundConcurrentSameID(t *testing.T, s app.InboundStore) {
 		e := inboundEvent("same", base.Add(time.Duration(i)*time.Millisecond))
 		e.Payload = []byte(fmt.Sprintf(`{"id":"same","copy":%d}`, i))
 		isNew, err := s.InsertInbound(t.Context(), e)
-		return result{isNew, err}
+		return result{err == nil && isNew[0], err}
 	})
 	winner := -1
 	for i, r := range results {
@@ -312,7 +313,7 @@ func testInboundConcurrentSameID(t *testing.T, s app.InboundStore) {
 func testInboundConcurrentDistinct(t *testing.T, s app.InboundStore) {
 	results := concurrently(inboundGoroutines, func(i int) error {
 		isNew, err := s.InsertInbound(t.Context(), inboundEvent(fmt.Sprintf("event-%02d", i), base))
-		if err == nil && !isNew {
+		if err == nil && !isNew[0] {
 			err = fmt.Errorf("event-%02d: %w", i, errBoom)
 		}
 		return err
@@ -323,4 +324,83 @@ func testInboundConcurrentDistinct(t *testing.T, s app.InboundStore) {
 	events, err := s.UnprocessedInbound(t.Context(), base.Add(time.Second), 100)
 	require.NoError(t, err)
 	assert.Len(t, events, inboundGoroutines)
+}
+
+// Several events in one call: each is reported new or not in the order
+// given, a repeated id within the call is a duplicate of its first copy,
+// and every new event is stored as given.
+func testInboundBatch(t *testing.T, s app.InboundStore) {
+	ctx := t.Context()
+	old := inboundEvent("batch-old", base)
+	mustInsertInbound(t, s, old)
+
+	none, err := s.InsertInbound(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, none)
+
+	z, a, again := inboundEvent("batch-z", base), inboundEvent("batch-a", base.Add(time.Second)), inboundEvent("batch-z", base)
+	again.Payload = []byte(`{"copy":2}`)
+	changedOld := old
+	changedOld.Payload = []byte(`{"changed":true}`)
+	isNew, err := s.InsertInbound(ctx, z, changedOld, a, again)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false, true, false}, isNew)
+	assert.Equal(t, storedInbound(z), mustGetInbound(t, s, z.ID), "the first copy is stored")
+	assert.Equal(t, storedInbound(a), mustGetInbound(t, s, a.ID))
+	assert.Equal(t, storedInbound(old), mustGetInbound(t, s, old.ID), "a duplicate changes nothing")
+
+	// Marked processed together; a missing id is skipped, a repeated one
+	// harmless, and an event processed before keeps its time.
+	require.NoError(t, s.MarkInboundProcessed(ctx, base, old.ID))
+	at := base.Add(time.Minute)
+	require.NoError(t, s.MarkInboundProcessed(ctx, at, z.ID, "batch-missing", a.ID, z.ID, old.ID))
+	for id, want := range map[string]time.Time{z.ID: at, a.ID: at, old.ID: base} {
+		got := mustGetInbound(t, s, id)
+		assert.Equal(t, app.InboundProcessed, got.State, id)
+		assert.Equal(t, stored(want), got.ProcessedAt, id)
+	}
+	_, err = s.GetInbound(ctx, "batch-missing")
+	assert.ErrorIs(t, err, app.ErrNotFound, "marking a missing event creates nothing")
+	require.NoError(t, s.MarkInboundProcessed(ctx, at), "no ids: nothing to do")
+}
+
+// Batches sharing ids in opposite orders, at once: every id is stored once
+// and reported new exactly once, and no batch fails (no deadlock between
+// them).
+func testInboundConcurrentBatches(t *testing.T, s app.InboundStore) {
+	const ids = 20
+	results := concurrently(inboundGoroutines, func(i int) []bool {
+		batch := make([]app.InboundEvent, ids)
+		for j := range ids {
+			k := j
+			if i%2 == 1 {
+				k = ids - 1 - j
+			}
+			batch[j] = inboundEvent(fmt.Sprintf("shared-%02d", k), base)
+		}
+		isNew, err := s.InsertInbound(t.Context(), batch...)
+		if !assert.NoError(t, err, "batch %d", i) {
+			return nil
+		}
+		return isNew
+	})
+	newCount := map[int]int{}
+	for i, r := range results {
+		require.Len(t, r, ids, "batch %d", i)
+		for j, fresh := range r {
+			k := j
+			if i%2 == 1 {
+				k = ids - 1 - j
+			}
+			if fresh {
+				newCount[k]++
+			}
+		}
+	}
+	for k := range ids {
+		assert.Equal(t, 1, newCount[k], "shared-%02d reported new once", k)
+	}
+	events, err := s.UnprocessedInbound(t.Context(), base.Add(time.Second), 100)
+	require.NoError(t, err)
+	assert.Len(t, events, ids)
 }

@@ -410,7 +410,7 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 				return messaging.Permanent(errors.New("bad payload"))
 			}
 			got.add(ctx, m)
-			return s.MarkInboundProcessed(ctx, m.Metadata["correlation_id"], time.Now())
+			return s.MarkInboundProcessed(ctx, time.Now(), m.Metadata["correlation_id"])
 		}))
 		start(t, r)
 
@@ -421,7 +421,7 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 		} {
 			isNew, err := s.InsertInbound(ctx, ev)
 			require.NoError(t, err)
-			require.True(t, isNew)
+			require.Equal(t, []bool{true}, isNew)
 		}
 		// ev-bad went on the bus and fails; ev-lost never reached it.
 		require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{ID: "ev-bad", Payload: []byte("bad"),
