@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,17 +74,24 @@ func (h *MoodleWebhook) handle(c *gin.Context) {
 		WriteProblem(c, http.StatusUnauthorized, detail)
 		return
 	}
-	if !json.Valid(body) {
+	// One decoding serves the three checks that follow, in the contract's
+	// order: JSON (400), the body's id against webhook-id (401), the schema
+	// (422).
+	ev, err := h.decoder.Decode(body)
+	var invalid *moodleevent.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		ev.ID = invalid.ID
+	case err != nil:
 		WriteProblem(c, http.StatusBadRequest, "the body is not JSON")
 		return
 	}
-	if id, ok := moodleevent.PeekID(body); !ok || id != c.GetHeader(standardwebhooks.HeaderWebhookID) {
+	if ev.ID == "" || ev.ID != c.GetHeader(standardwebhooks.HeaderWebhookID) {
 		WriteProblem(c, http.StatusUnauthorized, "the body's id is missing or differs from webhook-id")
 		return
 	}
-	ev, err := h.decoder.Decode(body)
-	if err != nil {
-		h.writeDecodeError(c, err)
+	if invalid != nil {
+		h.writeInvalid(c, invalid)
 		return
 	}
 	h.store(c, ev, body)
@@ -143,13 +149,8 @@ func (h *MoodleWebhook) verify(header http.Header, body []byte) string {
 	return ""
 }
 
-// writeDecodeError answers 422 naming every bad field, or 400.
-func (h *MoodleWebhook) writeDecodeError(c *gin.Context, err error) {
-	var invalid *moodleevent.ValidationError
-	if !errors.As(err, &invalid) {
-		WriteProblem(c, http.StatusBadRequest, "the body is not JSON")
-		return
-	}
+// writeInvalid answers 422 naming every bad field.
+func (h *MoodleWebhook) writeInvalid(c *gin.Context, invalid *moodleevent.ValidationError) {
 	fields := make([]FieldError, len(invalid.Errors))
 	for i, f := range invalid.Errors {
 		fields[i] = FieldError{Field: f.Field, Message: f.Message}

@@ -30,9 +30,9 @@ func FuzzMoodleWebhook(f *testing.F) {
 	s := newMoodleServer(f, moodleNow)
 	decoder := moodleevent.NewDecoder()
 	f.Fuzz(func(t *testing.T, body []byte) {
-		id, hasID := moodleevent.PeekID(body)
+		id := bodyID(body)
 		headerID := id
-		if !hasID || id == "" {
+		if id == "" {
 			headerID = "fuzz-id" // a webhook-id must not be empty
 		}
 		storedBefore := s.store.count()
@@ -40,7 +40,7 @@ func FuzzMoodleWebhook(f *testing.F) {
 
 		rec := s.post(body, moodleHeaders(t, moodleSecret, headerID, moodleNow, body))
 
-		want := expectedStatus(body, hasID && id == headerID, seen, decoder)
+		want := expectedStatus(body, id == headerID, seen, decoder)
 		if rec.Code != want {
 			t.Fatalf("status %d, want %d; body %q; answer %s", rec.Code, want, body, rec.Body.String())
 		}
@@ -95,4 +95,15 @@ func checkFuzzAnswer(t *testing.T, s *moodleServer, status int, contentType, id 
 			t.Fatalf("status %d stored an event", status)
 		}
 	}
+}
+
+// bodyID is the id member of a JSON object when it is a string (the last,
+// when repeated, as encoding/json reads it), or "".
+func bodyID(b []byte) string {
+	var members map[string]json.RawMessage
+	var id string
+	if json.Unmarshal(b, &members) != nil || json.Unmarshal(members["id"], &id) != nil {
+		return ""
+	}
+	return id
 }

@@ -29,6 +29,10 @@ type FieldError struct {
 // ValidationError is the error of JSON that breaks the schema (HTTP 422).
 type ValidationError struct {
 	Errors []FieldError
+	// ID is the body's id when the body is an object whose id is a string
+	// (valid or not), read as a valid event's would be: the webhook checks
+	// it against webhook-id before it reports the errors.
+	ID string
 }
 
 func (e *ValidationError) Error() string {
@@ -70,11 +74,12 @@ func (d *Decoder) Decode(body []byte) (app.MoodleEvent, error) {
 	if err := decodeBody(body, &env, &rest); err != nil {
 		return app.MoodleEvent{}, err
 	}
+	id, _ := env.ID.text()
 	errs := d.check("", &env, "")
 	name, _ := env.Event.text()
 	if !app.KnownEvent(name) {
 		if len(errs) > 0 {
-			return app.MoodleEvent{}, &ValidationError{Errors: errs}
+			return app.MoodleEvent{}, &ValidationError{Errors: errs, ID: id}
 		}
 		return app.MoodleEvent{ID: env.ID.string(), Name: name, OccurredAt: env.OccurredAt.unix()}, nil
 	}
@@ -83,20 +88,9 @@ func (d *Decoder) Decode(body []byte) (app.MoodleEvent, error) {
 	var b blocks
 	errs = append(errs, d.decodeBlocks(&rest, &b)...)
 	if len(errs) > 0 {
-		return app.MoodleEvent{}, &ValidationError{Errors: errs}
+		return app.MoodleEvent{}, &ValidationError{Errors: errs, ID: id}
 	}
 	return toEvent(&env, &b), nil
-}
-
-// PeekID returns the body's id when the body is a JSON object whose id is a
-// string. It reads the id as Decode does, so the webhook can check it
-// against webhook-id before it judges the rest of the body.
-func PeekID(body []byte) (string, bool) {
-	var env wireEnvelope
-	if decodeMembers(body, &env) != nil {
-		return "", false
-	}
-	return env.ID.text()
 }
 
 // decodeBody decodes the body, a JSON object, into the wire structs.

@@ -372,34 +372,34 @@ func TestDecodeBodyMustBeAnObject(t *testing.T) {
 	}
 }
 
-func TestPeekID(t *testing.T) {
-	cases := map[string]struct {
-		id string
-		ok bool
-	}{
-		`{"id":"abc","schema":"x"}`: {"abc", true},
-		`{"id":""}`:                 {"", true},
-		`{"id":"a\u0062c"}`:         {"abc", true},
-		`{"id":42}`:                 {"", false},
-		`{"id":null}`:               {"", false},
-		`{}`:                        {"", false},
-		`[{"id":"abc"}]`:            {"", false},
-		`null`:                      {"", false},
-		`{"id":"abc"`:               {"", false},
-		`{"ID":"abc"}`:              {"", false},
-		`{"Id":"abc","id":"def"}`:   {"def", true},
+// An invalid body still gives its id, read as a valid event's would be, so
+// that the webhook can check it against webhook-id first.
+func TestDecodeGivesTheIDOfAnInvalidBody(t *testing.T) {
+	cases := map[string]string{
+		`{"id":"abc","schema":"x"}`:               "abc",
+		`{"id":""}`:                               "",
+		`{"id":"a\u0062c"}`:                      "abc",
+		`{"id":42}`:                               "",
+		`{"id":null}`:                             "",
+		`{}`:                                      "",
+		`[{"id":"abc"}]`:                          "",
+		`null`:                                    "",
+		`{"ID":"abc"}`:                            "",
+		`{"Id":"abc","id":"def"}`:                 "def",
+		`{"id":"first","id":"second","schema":2}`: "second",
 	}
+	d := moodleevent.NewDecoder()
 	for b, want := range cases {
-		id, ok := moodleevent.PeekID([]byte(b))
-		assert.Equal(t, want.ok, ok, b)
-		assert.Equal(t, want.id, id, b)
+		_, err := d.Decode([]byte(b))
+		var ve *moodleevent.ValidationError
+		require.ErrorAs(t, err, &ve, b)
+		assert.Equal(t, want, ve.ID, b)
 	}
-	// The same id Decode reads, even when the JSON says it twice.
+	// The same id a valid event gets, even when the JSON says it twice.
 	dup := []byte(`{"schema":1,"id":"first","event":"test_event","occurred_at":1,"id":"second"}`)
-	id, _ := moodleevent.PeekID(dup)
-	ev, err := moodleevent.NewDecoder().Decode(dup)
+	ev, err := d.Decode(dup)
 	require.NoError(t, err)
-	assert.Equal(t, ev.ID, id)
+	assert.Equal(t, "second", ev.ID)
 }
 
 // One Decoder serves every request at once.
