@@ -347,3 +347,70 @@ func TestRedisSubscriberSurvivesLostData(t *testing.T) {
 	assert.Equal(t, "after", m.UUID)
 	m.Ack()
 }
+
+// TestRedisTrimAcknowledged: entries every group acknowledged go; pending
+// and unread ones stay.
+func TestRedisTrimAcknowledged(t *testing.T) {
+	t.Parallel()
+	redisSrv := testenv.RedisServer(t)
+	b, err := bus.NewRedis(t.Context(), bus.Config{URL: redisSrv.URL, Prefix: redisSrv.Prefix}, discard)
+	require.NoError(t, err)
+	defer b.Close()
+	ctx := t.Context()
+	opt, err := redis.ParseURL(redisSrv.URL)
+	require.NoError(t, err)
+	raw := redis.NewClient(opt)
+	defer raw.Close()
+	stream := b.Stream(app.TopicScanItems)
+
+	n, err := b.TrimAcknowledged(ctx, app.TopicScanItems)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no stream yet")
+
+	for i := range 10 {
+		require.NoError(t, b.Publish(ctx, app.TopicScanItems, app.BusMessage{ID: fmt.Sprint(i)}))
+	}
+	n, err = b.TrimAcknowledged(ctx, app.TopicScanItems)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no group has read anything: nothing goes")
+
+	require.NoError(t, raw.XGroupCreate(ctx, stream, "g1", "0").Err())
+	require.NoError(t, raw.XGroupCreate(ctx, stream, "g2", "0").Err())
+	read := func(group string, count int64) []redis.XMessage {
+		res, err := raw.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "c", Streams: []string{stream, ">"},
+			Count: count, Block: -1}).Result()
+		require.NoError(t, err)
+		return res[0].Messages
+	}
+	g1 := read("g1", 8) // g1 read 8, acknowledged the first 6
+	for _, m := range g1[:6] {
+		require.NoError(t, raw.XAck(ctx, stream, "g1", m.ID).Err())
+	}
+	g2 := read("g2", 10) // g2 read and acknowledged all 10
+	for _, m := range g2 {
+		require.NoError(t, raw.XAck(ctx, stream, "g2", m.ID).Err())
+	}
+	n, err = b.TrimAcknowledged(ctx, app.TopicScanItems)
+	require.NoError(t, err)
+	assert.Equal(t, int64(6), n, "below g1's oldest pending entry")
+	length, err := raw.XLen(ctx, stream).Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), length)
+
+	// g1's pending entries are still there to be claimed and acknowledged.
+	p, err := raw.XPending(ctx, stream, "g1").Result()
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), p.Count)
+	claimed, err := raw.XClaim(ctx, &redis.XClaimArgs{Stream: stream, Group: "g1", Consumer: "c2",
+		Messages: []string{g1[6].ID, g1[7].ID}}).Result()
+	require.NoError(t, err)
+	assert.Len(t, claimed, 2)
+}
+
+func TestRedisRefusesABadURLWithoutQuotingIt(t *testing.T) {
+	_, err := bus.NewRedis(t.Context(), bus.Config{URL: "redis://user:s3cret@host:notaport/0", Prefix: "p"}, nil)
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret")
+	_, err = bus.NewRedis(t.Context(), bus.Config{URL: "redis://127.0.0.1:1/0", Prefix: "p"}, nil)
+	assert.ErrorIs(t, err, app.ErrUnavailable)
+}

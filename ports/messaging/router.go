@@ -43,7 +43,7 @@ import (
 // Defaults of RouterConfig. Five attempts of at most 10 s with 0.25, 0.5,
 // 1 and 2 s between them (±20 %) take at most about 52 s, well inside the
 // Redis bus's MaxIdleTime (5 min), which must exceed three times this (see
-// adapters/bus): otherwise a message in a long retry is claimed by another
+// the bus package's Config defaults): otherwise a message in a long retry is claimed by another
 // consumer and handled twice.
 const (
 	DefaultMaxAttempts       = 5
@@ -55,8 +55,8 @@ const (
 	DefaultCloseTimeout      = 20 * time.Second
 )
 
-// SubscriberFactory gives the subscriber of one handler (adapters/bus:
-// Redis.Subscriber or InProcess.Subscriber).
+// SubscriberFactory gives the subscriber of one handler (in the bus
+// package: Redis.Subscriber or InProcess.Subscriber).
 type SubscriberFactory func(handlerName string) (message.Subscriber, error)
 
 // RouterConfig configures the router. Zero values take the defaults above.

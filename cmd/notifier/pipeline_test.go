@@ -1,15 +1,17 @@
-package messaging_test
+package main
 
-// These tests run the router on the real buses (Redis Streams and the
-// in-process GoChannel) and the real dead-letter stores (PostgreSQL with
-// Redis, SQLite with the in-process bus, as the service pairs them). They
-// are component tests of the messaging path; the port itself imports no
-// adapter.
+// These tests run the messaging port's router (ports/messaging) on the real
+// buses (Redis Streams and the in-process GoChannel) and the real dead-letter
+// stores (PostgreSQL with Redis, SQLite with the in-process bus, as the
+// service pairs them). They are component tests of the messaging path and
+// live here, where every piece is known: ports/messaging imports no adapter,
+// not even in its tests.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -29,48 +31,48 @@ import (
 	"github.com/acme/notifier/ports/messaging"
 )
 
-// testBus is what both buses offer.
-type testBus interface {
+// pipelineBus is what both buses offer.
+type pipelineBus interface {
 	app.Bus
 	Subscriber(handlerName string) (message.Subscriber, error)
 	Ping(ctx context.Context) error
 	Close() error
 }
 
-type testStore interface {
+type pipelineStore interface {
 	app.DeadLetterStore
 	app.InboundStore
 	Close() error
 }
 
-// env is one bus mode with its store; open* may be called again to
+// pipeline is one bus mode with its store; open* may be called again to
 // "restart" on the same database and Redis.
-type env struct {
+type pipeline struct {
 	redisURL  string // "" for the in-process bus
-	openStore func(t *testing.T) testStore
+	openStore func(t *testing.T) pipelineStore
 	// openBus opens a bus; consumers 0 keeps the default.
-	openBus func(t *testing.T, opts busOpts) testBus
+	openBus func(t *testing.T, opts pipelineBusOpts) pipelineBus
 }
 
-type busOpts struct {
+type pipelineBusOpts struct {
 	consumerName string
 	consumers    int
 	maxIdle      time.Duration
 }
 
-func redisEnv(t *testing.T) env {
+func redisPipeline(t *testing.T) pipeline {
 	r := testenv.RedisServer(t)
 	url := testenv.PostgresURL(t)
 	require.NoError(t, postgres.Migrate(t.Context(), url))
-	return env{
+	return pipeline{
 		redisURL: r.URL,
-		openStore: func(t *testing.T) testStore {
+		openStore: func(t *testing.T) pipelineStore {
 			s, err := postgres.Open(t.Context(), url)
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},
-		openBus: func(t *testing.T, o busOpts) testBus {
+		openBus: func(t *testing.T, o pipelineBusOpts) pipelineBus {
 			b, err := bus.NewRedis(t.Context(), bus.Config{
 				URL: r.URL, Prefix: r.Prefix, ConsumerName: o.consumerName, Consumers: o.consumers,
 				NackResendSleep: 50 * time.Millisecond, BlockTime: 100 * time.Millisecond,
@@ -83,16 +85,16 @@ func redisEnv(t *testing.T) env {
 	}
 }
 
-func inProcessEnv(t *testing.T) env {
+func inProcessPipeline(t *testing.T) pipeline {
 	path := filepath.Join(t.TempDir(), "notifier.db")
-	return env{
-		openStore: func(t *testing.T) testStore {
+	return pipeline{
+		openStore: func(t *testing.T) pipelineStore {
 			s, err := sqlite.Open(t.Context(), path)
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = s.Close() })
 			return s
 		},
-		openBus: func(t *testing.T, o busOpts) testBus {
+		openBus: func(t *testing.T, o pipelineBusOpts) pipelineBus {
 			b := bus.NewInProcessWith(bus.InProcessConfig{Workers: o.consumers, NackResendSleep: 50 * time.Millisecond},
 				quietLogger())
 			t.Cleanup(func() { _ = b.Close() })
@@ -101,28 +103,24 @@ func inProcessEnv(t *testing.T) env {
 	}
 }
 
-// bothModes runs fn once per bus mode, in parallel.
-func bothModes(t *testing.T, fn func(t *testing.T, e env)) {
+// bothPipelines runs fn once per bus mode, in parallel.
+func bothPipelines(t *testing.T, fn func(t *testing.T, e pipeline)) {
 	t.Run("redis", func(t *testing.T) {
 		t.Parallel()
-		fn(t, redisEnv(t))
+		fn(t, redisPipeline(t))
 	})
 	t.Run("inprocess", func(t *testing.T) {
 		t.Parallel()
-		fn(t, inProcessEnv(t))
+		fn(t, inProcessPipeline(t))
 	})
 }
 
 func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{}, &slog.HandlerOptions{Level: slog.LevelError + 4}))
+	return slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelError + 4}))
 }
 
-type testWriter struct{}
-
-func (testWriter) Write(p []byte) (int, error) { return len(p), nil }
-
-// routerConfig is fast: three attempts, milliseconds apart.
-func routerConfig(b testBus, s app.DeadLetterStore) messaging.RouterConfig {
+// fastRouterConfig is fast: three attempts, milliseconds apart.
+func fastRouterConfig(b pipelineBus, s app.DeadLetterStore) messaging.RouterConfig {
 	return messaging.RouterConfig{
 		Logger:          quietLogger(),
 		Subscribers:     b.Subscriber,
@@ -136,7 +134,7 @@ func routerConfig(b testBus, s app.DeadLetterStore) messaging.RouterConfig {
 }
 
 // start runs r until the test ends and waits until it is subscribed.
-func start(t *testing.T, r *messaging.Router) {
+func startRouter(t *testing.T, r *messaging.Router) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -160,43 +158,43 @@ func start(t *testing.T, r *messaging.Router) {
 }
 
 // stop stops r now and waits for it.
-func stop(t *testing.T, r *messaging.Router) {
+func stopRouter(t *testing.T, r *messaging.Router) {
 	t.Helper()
 	require.NoError(t, r.Close())
 }
 
-// received collects what a handler got.
-type received struct {
+// receivedMessages collects what a handler got.
+type receivedMessages struct {
 	mu   sync.Mutex
 	msgs []app.BusMessage
 	cids []string
 }
 
-func (r *received) add(ctx context.Context, m app.BusMessage) {
+func (r *receivedMessages) add(ctx context.Context, m app.BusMessage) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.msgs = append(r.msgs, m)
 	r.cids = append(r.cids, messaging.CorrelationID(ctx))
 }
 
-func (r *received) all() ([]app.BusMessage, []string) {
+func (r *receivedMessages) all() ([]app.BusMessage, []string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]app.BusMessage(nil), r.msgs...), append([]string(nil), r.cids...)
 }
 
-func (r *received) count() int {
+func (r *receivedMessages) count() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return len(r.msgs)
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	require.Eventually(t, cond, 15*time.Second, 10*time.Millisecond, what)
 }
 
-func deadLetters(t *testing.T, s app.DeadLetterStore) []app.DeadLetter {
+func listDeadLetters(t *testing.T, s app.DeadLetterStore) []app.DeadLetter {
 	t.Helper()
 	list, err := s.ListDeadLetters(context.Background(), 0, 500)
 	require.NoError(t, err)
@@ -204,23 +202,23 @@ func deadLetters(t *testing.T, s app.DeadLetterStore) []app.DeadLetter {
 }
 
 func TestPublishReachesTheHandlerWithItsMetadata(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
-		var got received
+		var got receivedMessages
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			got.add(ctx, m)
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents,
 			app.BusMessage{ID: "ev-1", Payload: []byte(`{"id":"ev-1"}`),
 				Metadata: map[string]string{"correlation_id": "ev-1", "event": "course_updated"}},
 			app.BusMessage{Payload: []byte("no id, no metadata")},
 		))
-		waitFor(t, "both messages handled", func() bool { return got.count() == 2 })
+		waitUntil(t, "both messages handled", func() bool { return got.count() == 2 })
 		msgs, cids := got.all()
 		byPayload := map[string]int{}
 		for i, m := range msgs {
@@ -233,16 +231,16 @@ func TestPublishReachesTheHandlerWithItsMetadata(t *testing.T) {
 		second := byPayload["no id, no metadata"]
 		assert.NotEmpty(t, msgs[second].ID, "a message without an id gets one")
 		assert.Empty(t, cids[second])
-		assert.Empty(t, deadLetters(t, s))
+		assert.Empty(t, listDeadLetters(t, s))
 		require.NoError(t, b.Ping(t.Context()))
 	})
 }
 
 func TestFailingHandlerIsDeadLetteredThenReplayed(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
 		var hooked atomic.Int32
-		cfg := routerConfig(b, s)
+		cfg := fastRouterConfig(b, s)
 		cfg.OnDeadLetter = func(ctx context.Context, d app.DeadLetter) {
 			assert.NoError(t, ctx.Err(), "the hook gets a live context")
 			hooked.Add(1)
@@ -251,7 +249,7 @@ func TestFailingHandlerIsDeadLetteredThenReplayed(t *testing.T) {
 		require.NoError(t, err)
 		var attempts atomic.Int32
 		var fixed atomic.Bool
-		var got received
+		var got receivedMessages
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			if !fixed.Load() {
 				attempts.Add(1)
@@ -260,18 +258,18 @@ func TestFailingHandlerIsDeadLetteredThenReplayed(t *testing.T) {
 			got.add(ctx, m)
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 
 		started := time.Now()
 		msg := app.BusMessage{ID: "ev-9", Payload: []byte(`{"id":"ev-9"}`),
 			Metadata: map[string]string{"correlation_id": "ev-9", "event": "user_enrolment_created"}}
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, msg))
-		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
+		waitUntil(t, "dead-lettered", func() bool { return len(listDeadLetters(t, s)) == 1 })
 		time.Sleep(100 * time.Millisecond) // a fourth attempt would show now
 		assert.Equal(t, int32(3), attempts.Load(), "MaxAttempts in all")
 		assert.Equal(t, int32(1), hooked.Load())
 
-		d := deadLetters(t, s)[0]
+		d := listDeadLetters(t, s)[0]
 		assert.Equal(t, "ev-9", d.MessageID)
 		assert.Equal(t, app.TopicMoodleEvents, d.Topic, "the original topic, not the stream")
 		assert.Equal(t, "moodle-event", d.Handler)
@@ -290,29 +288,29 @@ func TestFailingHandlerIsDeadLetteredThenReplayed(t *testing.T) {
 		res, err := dl.Replay(t.Context(), []int64{d.ID})
 		require.NoError(t, err)
 		assert.Equal(t, []int64{d.ID}, res.Moved)
-		waitFor(t, "replayed message handled", func() bool { return got.count() == 1 })
+		waitUntil(t, "replayed message handled", func() bool { return got.count() == 1 })
 		msgs, cids := got.all()
 		assert.Equal(t, msg.Payload, msgs[0].Payload)
 		assert.Equal(t, "ev-9", cids[0], "the correlation id survives the replay")
 		assert.Equal(t, "user_enrolment_created", msgs[0].Metadata["event"])
-		assert.Empty(t, deadLetters(t, s))
+		assert.Empty(t, listDeadLetters(t, s))
 	})
 }
 
 func TestPermanentErrorSkipsTheRetries(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
 		var attempts atomic.Int32
 		require.NoError(t, r.Handle("scan-item", app.TopicScanItems, func(context.Context, app.BusMessage) error {
 			attempts.Add(1)
 			return fmt.Errorf("decode: %w", messaging.Permanent(errors.New("not JSON")))
 		}))
-		start(t, r)
+		startRouter(t, r)
 		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, app.BusMessage{ID: "scan-1-1", Payload: []byte("x")}))
-		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
-		d := deadLetters(t, s)[0]
+		waitUntil(t, "dead-lettered", func() bool { return len(listDeadLetters(t, s)) == 1 })
+		d := listDeadLetters(t, s)[0]
 		assert.Equal(t, 1, d.Attempts)
 		assert.Equal(t, int32(1), attempts.Load())
 		assert.Equal(t, "decode: not JSON", d.Reason)
@@ -320,11 +318,11 @@ func TestPermanentErrorSkipsTheRetries(t *testing.T) {
 }
 
 func TestPanickingHandlerIsDeadLetteredAndTheRouterKeepsRunning(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
-		var got received
+		var got receivedMessages
 		var panics atomic.Int32
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			if string(m.Payload) == "boom" {
@@ -335,59 +333,59 @@ func TestPanickingHandlerIsDeadLetteredAndTheRouterKeepsRunning(t *testing.T) {
 			got.add(ctx, m)
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "p-1", Payload: []byte("boom")}))
-		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s)) == 1 })
-		d := deadLetters(t, s)[0]
+		waitUntil(t, "dead-lettered", func() bool { return len(listDeadLetters(t, s)) == 1 })
+		d := listDeadLetters(t, s)[0]
 		assert.Equal(t, 3, d.Attempts, "a panic is retried like an error")
 		assert.Equal(t, int32(3), panics.Load())
 		assert.Contains(t, d.Reason, "panic: assignment to entry in nil map")
 		assert.NotContains(t, d.Reason, "goroutine", "the stack goes to the log, not the reason")
 
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ok-1", Payload: []byte("fine")}))
-		waitFor(t, "the next message is handled", func() bool { return got.count() == 1 })
+		waitUntil(t, "the next message is handled", func() bool { return got.count() == 1 })
 	})
 }
 
 func TestDeadLettersSurviveARestart(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s1, b1 := e.openStore(t), e.openBus(t, busOpts{consumerName: "first"})
-		r1, err := messaging.NewRouter(routerConfig(b1, s1))
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s1, b1 := e.openStore(t), e.openBus(t, pipelineBusOpts{consumerName: "first"})
+		r1, err := messaging.NewRouter(fastRouterConfig(b1, s1))
 		require.NoError(t, err)
 		require.NoError(t, r1.Handle("moodle-event", app.TopicMoodleEvents, func(context.Context, app.BusMessage) error {
 			return errors.New("broken")
 		}))
-		start(t, r1)
+		startRouter(t, r1)
 		require.NoError(t, b1.Publish(t.Context(), app.TopicMoodleEvents,
 			app.BusMessage{ID: "ev-1", Payload: []byte(`{"n":1}`), Metadata: map[string]string{"correlation_id": "ev-1"}}))
-		waitFor(t, "dead-lettered", func() bool { return len(deadLetters(t, s1)) == 1 })
-		stop(t, r1)
+		waitUntil(t, "dead-lettered", func() bool { return len(listDeadLetters(t, s1)) == 1 })
+		stopRouter(t, r1)
 		require.NoError(t, b1.Close())
 		require.NoError(t, s1.Close())
 
 		// A new process: new store, bus and router on the same database and
 		// Redis.
-		s2, b2 := e.openStore(t), e.openBus(t, busOpts{consumerName: "second"})
-		list := deadLetters(t, s2)
+		s2, b2 := e.openStore(t), e.openBus(t, pipelineBusOpts{consumerName: "second"})
+		list := listDeadLetters(t, s2)
 		require.Len(t, list, 1)
 		assert.Equal(t, "ev-1", list[0].MessageID)
-		r2, err := messaging.NewRouter(routerConfig(b2, s2))
+		r2, err := messaging.NewRouter(fastRouterConfig(b2, s2))
 		require.NoError(t, err)
-		var got received
+		var got receivedMessages
 		require.NoError(t, r2.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			got.add(ctx, m)
 			return nil
 		}))
-		start(t, r2)
+		startRouter(t, r2)
 		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s2, Bus: b2, Logger: quietLogger()})
 		require.NoError(t, err)
 		res, err := dl.ReplayAll(t.Context())
 		require.NoError(t, err)
 		assert.Equal(t, []int64{list[0].ID}, res.Moved)
-		waitFor(t, "replayed after the restart", func() bool { return got.count() == 1 })
+		waitUntil(t, "replayed after the restart", func() bool { return got.count() == 1 })
 		msgs, _ := got.all()
 		assert.Equal(t, []byte(`{"n":1}`), msgs[0].Payload)
-		assert.Empty(t, deadLetters(t, s2))
+		assert.Empty(t, listDeadLetters(t, s2))
 	})
 }
 
@@ -395,16 +393,16 @@ func TestDeadLettersSurviveARestart(t *testing.T) {
 // store, so recovery leaves it alone; one never handled is published again
 // by recovery and processed.
 func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
+	bothPipelines(t, func(t *testing.T, e pipeline) {
 		ctx := t.Context()
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
 		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s, Bus: b, Inbound: s, Logger: quietLogger()})
 		require.NoError(t, err)
-		cfg := routerConfig(b, s)
+		cfg := fastRouterConfig(b, s)
 		cfg.OnDeadLetter = dl.OnDeadLetter
 		r, err := messaging.NewRouter(cfg)
 		require.NoError(t, err)
-		var got received
+		var got receivedMessages
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			if string(m.Payload) == "bad" {
 				return messaging.Permanent(errors.New("bad payload"))
@@ -412,7 +410,7 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 			got.add(ctx, m)
 			return s.MarkInboundProcessed(ctx, time.Now(), m.Metadata["correlation_id"])
 		}))
-		start(t, r)
+		startRouter(t, r)
 
 		old := time.Now().Add(-time.Hour)
 		for _, ev := range []app.InboundEvent{
@@ -426,7 +424,7 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 		// ev-bad went on the bus and fails; ev-lost never reached it.
 		require.NoError(t, b.Publish(ctx, app.TopicMoodleEvents, app.BusMessage{ID: "ev-bad", Payload: []byte("bad"),
 			Metadata: map[string]string{"correlation_id": "ev-bad"}}))
-		waitFor(t, "ev-bad marked failed", func() bool {
+		waitUntil(t, "ev-bad marked failed", func() bool {
 			ev, err := s.GetInbound(ctx, "ev-bad")
 			return err == nil && ev.State == app.InboundFailed
 		})
@@ -436,7 +434,7 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 		n, err := rec.RecoverInbound(ctx, time.Minute, 100)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n, "only the event never processed")
-		waitFor(t, "ev-lost processed", func() bool {
+		waitUntil(t, "ev-lost processed", func() bool {
 			ev, err := s.GetInbound(ctx, "ev-lost")
 			return err == nil && ev.State == app.InboundProcessed
 		})
@@ -452,20 +450,20 @@ func TestInboundEventsAreMarkedFailedOrRecovered(t *testing.T) {
 // When the dead-letter store refuses the write, the message is not lost:
 // it is handled again after NackResendSleep, and its attempts add up.
 func TestFailedDeadLetterWriteRetriesTheMessage(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
 		flaky := &flakyDeadLetters{DeadLetterStore: s, failures: 1}
-		r, err := messaging.NewRouter(routerConfig(b, flaky))
+		r, err := messaging.NewRouter(fastRouterConfig(b, flaky))
 		require.NoError(t, err)
 		var attempts atomic.Int32
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(context.Context, app.BusMessage) error {
 			attempts.Add(1)
 			return errors.New("broken")
 		}))
-		start(t, r)
+		startRouter(t, r)
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ev-1", Payload: []byte("x")}))
-		waitFor(t, "dead-lettered at the second try", func() bool { return len(deadLetters(t, s)) == 1 })
-		d := deadLetters(t, s)[0]
+		waitUntil(t, "dead-lettered at the second try", func() bool { return len(listDeadLetters(t, s)) == 1 })
+		d := listDeadLetters(t, s)[0]
 		assert.Equal(t, 6, d.Attempts, "two rounds of three attempts")
 		assert.Equal(t, int32(6), attempts.Load())
 	})
@@ -491,9 +489,9 @@ func (f *flakyDeadLetters) AddDeadLetter(ctx context.Context, d app.DeadLetter) 
 // A router that closes while a message waits for its next attempt leaves
 // it for redelivery instead of dead-lettering it.
 func TestClosingDoesNotDeadLetter(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{})
-		cfg := routerConfig(b, s)
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
+		cfg := fastRouterConfig(b, s)
 		cfg.InitialInterval = time.Minute
 		cfg.MaxInterval = time.Minute
 		r, err := messaging.NewRouter(cfg)
@@ -503,21 +501,21 @@ func TestClosingDoesNotDeadLetter(t *testing.T) {
 			attempts.Add(1)
 			return errors.New("broken")
 		}))
-		start(t, r)
+		startRouter(t, r)
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "ev-1", Payload: []byte("x")}))
-		waitFor(t, "first attempt", func() bool { return attempts.Load() == 1 })
+		waitUntil(t, "first attempt", func() bool { return attempts.Load() == 1 })
 		began := time.Now()
-		stop(t, r)
+		stopRouter(t, r)
 		assert.Less(t, time.Since(began), 5*time.Second, "the back-off does not hold the close")
-		assert.Empty(t, deadLetters(t, s))
+		assert.Empty(t, listDeadLetters(t, s))
 		assert.Equal(t, int32(1), attempts.Load())
 	})
 }
 
 func TestHandlerConcurrencyIsBounded(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
-		s, b := e.openStore(t), e.openBus(t, busOpts{consumers: 3})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+	bothPipelines(t, func(t *testing.T, e pipeline) {
+		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{consumers: 3})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
 		var inFlight, peak, done atomic.Int32
 		release := make(chan struct{})
@@ -534,17 +532,17 @@ func TestHandlerConcurrencyIsBounded(t *testing.T) {
 			done.Add(1)
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 		msgs := make([]app.BusMessage, 12)
 		for i := range msgs {
 			msgs[i] = app.BusMessage{ID: fmt.Sprintf("m-%d", i), Payload: []byte("x")}
 		}
 		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, msgs...))
-		waitFor(t, "three in the handler", func() bool { return inFlight.Load() == 3 })
+		waitUntil(t, "three in the handler", func() bool { return inFlight.Load() == 3 })
 		time.Sleep(200 * time.Millisecond)
 		assert.Equal(t, int32(3), peak.Load(), "never more than the consumers")
 		close(release)
-		waitFor(t, "all handled", func() bool { return done.Load() == 12 })
+		waitUntil(t, "all handled", func() bool { return done.Load() == 12 })
 		assert.Equal(t, int32(3), peak.Load())
 	})
 }

@@ -1,4 +1,4 @@
-package messaging_test
+package main
 
 import (
 	"context"
@@ -20,14 +20,14 @@ import (
 // acknowledged, lets nothing new in, and leaves what was not handled to the
 // bus: a router started afterwards gets it, and not the finished one.
 func TestCloseDrainsAttemptsInProgress(t *testing.T) {
-	bothModes(t, func(t *testing.T, e env) {
+	bothPipelines(t, func(t *testing.T, e pipeline) {
 		s := e.openStore(t)
-		b := e.openBus(t, busOpts{consumerName: "first", consumers: 1, maxIdle: 300 * time.Millisecond})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+		b := e.openBus(t, pipelineBusOpts{consumerName: "first", consumers: 1, maxIdle: 300 * time.Millisecond})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
 		started := make(chan struct{}, 10)
 		release := make(chan struct{})
-		var handled received
+		var handled receivedMessages
 		var ctxErr atomic.Value
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			started <- struct{}{}
@@ -68,23 +68,23 @@ func TestCloseDrainsAttemptsInProgress(t *testing.T) {
 		require.Len(t, msgs, 1, "nothing is let in while draining")
 		assert.Equal(t, "ev-1", msgs[0].ID)
 		assert.Nil(t, ctxErr.Load(), "the attempt in progress kept a live context")
-		assert.Empty(t, deadLetters(t, s))
+		assert.Empty(t, listDeadLetters(t, s))
 
 		if e.redisURL == "" {
 			return // the in-process bus forgets with the process; recovery republishes
 		}
 		// Another process: ev-2 comes back (claimed from the stopped
 		// consumer), ev-1 was acknowledged and does not.
-		b2 := e.openBus(t, busOpts{consumerName: "second", consumers: 1, maxIdle: 300 * time.Millisecond})
-		r2, err := messaging.NewRouter(routerConfig(b2, s))
+		b2 := e.openBus(t, pipelineBusOpts{consumerName: "second", consumers: 1, maxIdle: 300 * time.Millisecond})
+		r2, err := messaging.NewRouter(fastRouterConfig(b2, s))
 		require.NoError(t, err)
-		var got received
+		var got receivedMessages
 		require.NoError(t, r2.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 			got.add(ctx, m)
 			return nil
 		}))
-		start(t, r2)
-		waitFor(t, "ev-2 handled by the next process", func() bool { return got.count() >= 1 })
+		startRouter(t, r2)
+		waitUntil(t, "ev-2 handled by the next process", func() bool { return got.count() >= 1 })
 		time.Sleep(time.Second) // a wrongful redelivery of ev-1 would show now
 		msgs, _ = got.all()
 		require.Len(t, msgs, 1)
@@ -93,10 +93,10 @@ func TestCloseDrainsAttemptsInProgress(t *testing.T) {
 }
 
 func TestRouterMetrics(t *testing.T) {
-	e := inProcessEnv(t)
-	s, b := e.openStore(t), e.openBus(t, busOpts{})
+	e := inProcessPipeline(t)
+	s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
 	reg := prometheus.NewRegistry()
-	cfg := routerConfig(b, s)
+	cfg := fastRouterConfig(b, s)
 	cfg.Metrics = reg
 	r, err := messaging.NewRouter(cfg)
 	require.NoError(t, err)
@@ -111,18 +111,18 @@ func TestRouterMetrics(t *testing.T) {
 		}
 		return errors.New("broken")
 	}))
-	start(t, r)
+	startRouter(t, r)
 	for _, id := range []string{"ok", "flaky"} {
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: id, Payload: []byte("x")}))
 	}
-	waitFor(t, "two processed", func() bool {
-		return total(t, reg, "notifier_events_processed_total") == 2
+	waitUntil(t, "two processed", func() bool {
+		return counterSum(t, reg, "notifier_events_processed_total") == 2
 	})
 	require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: "bad", Payload: []byte("x")}))
-	waitFor(t, "one dead letter", func() bool { return len(deadLetters(t, s)) == 1 })
+	waitUntil(t, "one dead letter", func() bool { return len(listDeadLetters(t, s)) == 1 })
 
-	assert.Equal(t, 1.0, total(t, reg, "notifier_events_failed_total"))
-	assert.Equal(t, 3.0, total(t, reg, "notifier_event_retries_total"),
+	assert.Equal(t, 1.0, counterSum(t, reg, "notifier_events_failed_total"))
+	assert.Equal(t, 3.0, counterSum(t, reg, "notifier_event_retries_total"),
 		"one retry of flaky, two of bad")
 	n, err := testutil.GatherAndCount(reg, "notifier_watermill_handler_execution_time_seconds",
 		"notifier_watermill_subscriber_messages_received_total")
@@ -130,8 +130,8 @@ func TestRouterMetrics(t *testing.T) {
 	assert.GreaterOrEqual(t, n, 2, "Watermill's router metrics are registered")
 }
 
-// total sums the series of the counter name in reg.
-func total(t *testing.T, reg *prometheus.Registry, name string) float64 {
+// counterSum sums the series of the counter name in reg.
+func counterSum(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
 	require.NoError(t, err)

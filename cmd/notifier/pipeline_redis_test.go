@@ -1,4 +1,4 @@
-package messaging_test
+package main
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/acme/notifier/adapters/bus"
 	"github.com/acme/notifier/app"
-	"github.com/acme/notifier/internal/testenv"
 	"github.com/acme/notifier/ports/messaging"
 )
 
@@ -22,13 +21,13 @@ import (
 // work: each message is handled once, by one of them.
 func TestRedisConsumersInOneGroupShareTheWork(t *testing.T) {
 	t.Parallel()
-	e := redisEnv(t)
+	e := redisPipeline(t)
 	s := e.openStore(t)
 	var mu sync.Mutex
 	handledBy := map[string][]string{}
 	for _, name := range []string{"replica-a", "replica-b"} {
-		b := e.openBus(t, busOpts{consumerName: name, consumers: 2})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+		b := e.openBus(t, pipelineBusOpts{consumerName: name, consumers: 2})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
 		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(_ context.Context, m app.BusMessage) error {
 			time.Sleep(5 * time.Millisecond) // some work, so that both get a share
@@ -37,14 +36,14 @@ func TestRedisConsumersInOneGroupShareTheWork(t *testing.T) {
 			mu.Unlock()
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 	}
-	pub := e.openBus(t, busOpts{consumerName: "publisher"})
+	pub := e.openBus(t, pipelineBusOpts{consumerName: "publisher"})
 	const n = 60
 	for i := range n {
 		require.NoError(t, pub.Publish(t.Context(), app.TopicMoodleEvents, app.BusMessage{ID: fmt.Sprintf("ev-%d", i)}))
 	}
-	waitFor(t, "all handled", func() bool {
+	waitUntil(t, "all handled", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(handledBy) == n
@@ -65,9 +64,9 @@ func TestRedisConsumersInOneGroupShareTheWork(t *testing.T) {
 // it to a live consumer of the group once it has been idle MaxIdleTime.
 func TestRedisDeadConsumersPendingMessagesAreClaimed(t *testing.T) {
 	t.Parallel()
-	e := redisEnv(t)
+	e := redisPipeline(t)
 	s := e.openStore(t)
-	b := e.openBus(t, busOpts{consumerName: "live", maxIdle: 700 * time.Millisecond})
+	b := e.openBus(t, pipelineBusOpts{consumerName: "live", maxIdle: 700 * time.Millisecond})
 	rb := b.(*bus.Redis)
 	stream, group := rb.Stream(app.TopicMoodleEvents), rb.Group("moodle-event")
 	opt, err := redis.ParseURL(e.redisURL)
@@ -88,95 +87,28 @@ func TestRedisDeadConsumersPendingMessagesAreClaimed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, map[string]int64{"dead": 1}, pending.Consumers)
 
-	r, err := messaging.NewRouter(routerConfig(b, s))
+	r, err := messaging.NewRouter(fastRouterConfig(b, s))
 	require.NoError(t, err)
-	var got received
+	var got receivedMessages
 	require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
 		got.add(ctx, m)
 		return nil
 	}))
 	began := time.Now()
-	start(t, r)
-	waitFor(t, "the orphan is claimed and handled", func() bool { return got.count() == 1 })
+	startRouter(t, r)
+	waitUntil(t, "the orphan is claimed and handled", func() bool { return got.count() == 1 })
 	msgs, cids := got.all()
 	assert.Equal(t, "orphan", msgs[0].ID)
 	assert.Equal(t, "orphan", cids[0])
 	assert.Less(t, time.Since(began), 5*time.Second)
-	waitFor(t, "acknowledged", func() bool {
+	waitUntil(t, "acknowledged", func() bool {
 		p, err := raw.XPending(ctx, stream, group).Result()
 		return err == nil && p.Count == 0
 	})
 }
 
-// TestRedisTrimAcknowledged: entries every group acknowledged go; pending
-// and unread ones stay.
-func TestRedisTrimAcknowledged(t *testing.T) {
-	t.Parallel()
-	redisSrv := testenv.RedisServer(t)
-	b, err := bus.NewRedis(t.Context(), bus.Config{URL: redisSrv.URL, Prefix: redisSrv.Prefix}, quietLogger())
-	require.NoError(t, err)
-	defer b.Close()
-	ctx := t.Context()
-	opt, err := redis.ParseURL(redisSrv.URL)
-	require.NoError(t, err)
-	raw := redis.NewClient(opt)
-	defer raw.Close()
-	stream := b.Stream(app.TopicScanItems)
-
-	n, err := b.TrimAcknowledged(ctx, app.TopicScanItems)
-	require.NoError(t, err)
-	assert.Zero(t, n, "no stream yet")
-
-	for i := range 10 {
-		require.NoError(t, b.Publish(ctx, app.TopicScanItems, app.BusMessage{ID: fmt.Sprint(i)}))
-	}
-	n, err = b.TrimAcknowledged(ctx, app.TopicScanItems)
-	require.NoError(t, err)
-	assert.Zero(t, n, "no group has read anything: nothing goes")
-
-	require.NoError(t, raw.XGroupCreate(ctx, stream, "g1", "0").Err())
-	require.NoError(t, raw.XGroupCreate(ctx, stream, "g2", "0").Err())
-	read := func(group string, count int64) []redis.XMessage {
-		res, err := raw.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "c", Streams: []string{stream, ">"},
-			Count: count, Block: -1}).Result()
-		require.NoError(t, err)
-		return res[0].Messages
-	}
-	g1 := read("g1", 8) // g1 read 8, acknowledged the first 6
-	for _, m := range g1[:6] {
-		require.NoError(t, raw.XAck(ctx, stream, "g1", m.ID).Err())
-	}
-	g2 := read("g2", 10) // g2 read and acknowledged all 10
-	for _, m := range g2 {
-		require.NoError(t, raw.XAck(ctx, stream, "g2", m.ID).Err())
-	}
-	n, err = b.TrimAcknowledged(ctx, app.TopicScanItems)
-	require.NoError(t, err)
-	assert.Equal(t, int64(6), n, "below g1's oldest pending entry")
-	length, err := raw.XLen(ctx, stream).Result()
-	require.NoError(t, err)
-	assert.Equal(t, int64(4), length)
-
-	// g1's pending entries are still there to be claimed and acknowledged.
-	p, err := raw.XPending(ctx, stream, "g1").Result()
-	require.NoError(t, err)
-	assert.Equal(t, int64(2), p.Count)
-	claimed, err := raw.XClaim(ctx, &redis.XClaimArgs{Stream: stream, Group: "g1", Consumer: "c2",
-		Messages: []string{g1[6].ID, g1[7].ID}}).Result()
-	require.NoError(t, err)
-	assert.Len(t, claimed, 2)
-}
-
-func TestRedisRefusesABadURLWithoutQuotingIt(t *testing.T) {
-	_, err := bus.NewRedis(t.Context(), bus.Config{URL: "redis://user:s3cret@host:notaport/0", Prefix: "p"}, nil)
-	require.Error(t, err)
-	assert.NotContains(t, err.Error(), "s3cret")
-	_, err = bus.NewRedis(t.Context(), bus.Config{URL: "redis://127.0.0.1:1/0", Prefix: "p"}, nil)
-	assert.ErrorIs(t, err, app.ErrUnavailable)
-}
-
-// TestRedisThroughputGrowsWithConsumers measures one handler whose work
-// waits 5 ms (a few database round trips), with 1 and with 8 consumers.
+// TestRedisConsumersHandleMessagesConcurrently runs one handler with 1 and
+// with 8 consumers.
 // A redisstream consumer holds one message at a time: the handler's
 // consumers are what lets it work on several at once. Each handler run waits
 // until as many runs as there are consumers are in flight (or a deadline
@@ -184,10 +116,10 @@ func TestRedisRefusesABadURLWithoutQuotingIt(t *testing.T) {
 func TestRedisConsumersHandleMessagesConcurrently(t *testing.T) {
 	t.Parallel()
 	for _, consumers := range []int{1, 8} {
-		e := redisEnv(t)
+		e := redisPipeline(t)
 		s := e.openStore(t)
-		b := e.openBus(t, busOpts{consumers: consumers})
-		r, err := messaging.NewRouter(routerConfig(b, s))
+		b := e.openBus(t, pipelineBusOpts{consumers: consumers})
+		r, err := messaging.NewRouter(fastRouterConfig(b, s))
 		require.NoError(t, err)
 		var inFlight, peak, done atomic.Int32
 		require.NoError(t, r.Handle("scan-item", app.TopicScanItems, func(context.Context, app.BusMessage) error {
@@ -202,14 +134,14 @@ func TestRedisConsumersHandleMessagesConcurrently(t *testing.T) {
 			done.Add(1)
 			return nil
 		}))
-		start(t, r)
+		startRouter(t, r)
 		n := 4 * consumers
 		msgs := make([]app.BusMessage, n)
 		for i := range msgs {
 			msgs[i] = app.BusMessage{ID: fmt.Sprint(i), Payload: []byte(`{"scan_id":1}`)}
 		}
 		require.NoError(t, b.Publish(t.Context(), app.TopicScanItems, msgs...))
-		waitFor(t, "all handled", func() bool { return done.Load() == int32(n) })
+		waitUntil(t, "all handled", func() bool { return done.Load() == int32(n) })
 		assert.Equal(t, int32(consumers), peak.Load(), "%d consumer(s) work on that many messages at once", consumers)
 	}
 }
