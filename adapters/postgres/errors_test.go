@@ -58,3 +58,30 @@ func TestTransactRetriesConflicts(t *testing.T) {
 	assert.Error(t, err)
 	assert.Equal(t, maxAttempts, runs, "retries are bounded")
 }
+
+// A repairable write commits without waiting for the WAL flush, and only
+// its own transaction does: the session is back to synchronous commits.
+func TestExecRepairableCommitsAsynchronously(t *testing.T) {
+	s, err := Open(t.Context(), testenv.PostgresURL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	_, err = s.pool.Exec(ctx, `CREATE TABLE repairable_probe (setting text)`)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = s.pool.Exec(context.Background(), `DROP TABLE repairable_probe`) })
+
+	require.NoError(t, s.execRepairable(ctx, `INSERT INTO repairable_probe SELECT current_setting('synchronous_commit')`))
+	var inside string
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT setting FROM repairable_probe`).Scan(&inside))
+	assert.Equal(t, "off", inside, "the write's transaction commits asynchronously")
+
+	var after string
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT current_setting('synchronous_commit')`).Scan(&after))
+	assert.Equal(t, "on", after, "SET LOCAL ends with the transaction")
+
+	err = s.execRepairable(ctx, `INSERT INTO repairable_probe SELECT $1::text FROM generate_series(1, 2) g WHERE 1 / (g - 2) = 0`, "x")
+	require.Error(t, err, "a failed statement is an error, and nothing of it is kept")
+	var n int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM repairable_probe`).Scan(&n))
+	assert.Equal(t, 1, n)
+}

@@ -117,7 +117,9 @@ func (s *Store) MarkInboundProcessed(ctx context.Context, at time.Time, ids ...s
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids) // rows locked in one order: concurrent statements cannot deadlock
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET
+	// Repairable: an event whose mark is lost is published again by
+	// recovery, and applying it again changes nothing.
+	err := s.execRepairable(ctx, `UPDATE inbound_events SET
 			processed_at = CASE WHEN state = 'processed' THEN processed_at ELSE $2 END,
 			state = 'processed'
 		WHERE id = ANY($1)`, slices.Compact(ids), dbTime(at))

@@ -115,7 +115,9 @@ func (s *Store) FinishScanItems(ctx context.Context, items []app.ScanItemResult)
 	for i, it := range items {
 		scans[i], enrollments[i], states[i], messages[i] = it.ScanID, it.EnrollmentID, string(it.State), int32(it.Messages)
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE scan_items i SET state = v.state, messages = v.messages
+	// Repairable: an item whose finish is lost is pending again, and
+	// recovery publishes it again; evaluating it again writes nothing new.
+	err := s.execRepairable(ctx, `UPDATE scan_items i SET state = v.state, messages = v.messages
 		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[]) AS v (scan_id, enrollment_id, state, messages)
 		WHERE i.scan_id = v.scan_id AND i.enrollment_id = v.enrollment_id AND i.state = 'pending'`,
 		scans, enrollments, states, messages)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -114,4 +115,41 @@ func commitWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(p
 		return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
 	}
 	return nil
+}
+
+// asyncCommitSQL lets the transaction's COMMIT return before its WAL record
+// reaches the disk.
+const asyncCommitSQL = `set local synchronous_commit = off`
+
+// execRepairable runs one statement in a transaction of its own whose
+// COMMIT does not wait for the WAL flush (synchronous_commit off), in one
+// round trip. A crash of the server may lose such a commit if it came less
+// than a few hundred milliseconds before; it never loses one that a later
+// synchronous commit follows, because the WAL is flushed in order. So it
+// serves only writes whose loss is repaired: by a later synchronous commit
+// of the same flow (a send's claim follows its evaluation), or by doing the
+// work again (an event not marked processed is published again by
+// recovery, and applying it again changes nothing).
+func (s *Store) execRepairable(ctx context.Context, sql string, args ...any) error {
+	return s.batchTransact(ctx, func(c *pgxpool.Conn) error {
+		b := &pgx.Batch{}
+		b.Queue(beginSQL)
+		b.Queue(asyncCommitSQL)
+		b.Queue(sql, args...)
+		b.Queue("commit")
+		br := c.SendBatch(ctx, b)
+		var err error
+		for range 3 {
+			if _, err = br.Exec(); err != nil {
+				break
+			}
+		}
+		if err == nil {
+			var tag pgconn.CommandTag
+			if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
+				err = fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
+			}
+		}
+		return closeBatch(br, err)
+	})
 }
