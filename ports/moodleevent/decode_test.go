@@ -376,16 +376,16 @@ func TestDecodeBodyMustBeAnObject(t *testing.T) {
 // that the webhook can check it against webhook-id first.
 func TestDecodeGivesTheIDOfAnInvalidBody(t *testing.T) {
 	cases := map[string]string{
-		`{"id":"abc","schema":"x"}`:               "abc",
-		`{"id":""}`:                               "",
-		`{"id":"a\u0062c"}`:                      "abc",
-		`{"id":42}`:                               "",
-		`{"id":null}`:                             "",
-		`{}`:                                      "",
-		`[{"id":"abc"}]`:                          "",
-		`null`:                                    "",
-		`{"ID":"abc"}`:                            "",
-		`{"Id":"abc","id":"def"}`:                 "def",
+		`{"id":"abc","schema":"x"}`: "abc",
+		`{"id":""}`:                 "",
+		`{"id":"a\u0062c"}`:         "abc",
+		`{"id":42}`:                 "",
+		`{"id":null}`:               "",
+		`{}`:                        "",
+		`[{"id":"abc"}]`:            "",
+		`null`:                      "",
+		`{"ID":"abc"}`:              "",
+		`{"Id":"abc","id":"def"}`:   "def",
 		`{"id":"first","id":"second","schema":2}`: "second",
 	}
 	d := moodleevent.NewDecoder()
