@@ -60,26 +60,20 @@ func wrapEvent(ev MoodleEvent, err error) error {
 	return fmt.Errorf("apply %s event %s: %w", ev.Name, ev.ID, err)
 }
 
+// upsertEnrollment writes the event's student, course and enrollment in one
+// store transaction.
 func (h *EvaluateHandler) upsertEnrollment(ctx context.Context, ev MoodleEvent, imported bool) (domain.Enrollment, error) {
 	if ev.User == nil || ev.Course == nil {
 		return domain.Enrollment{}, errors.New("the event has no user or no course")
 	}
-	s, err := h.store.UpsertStudent(ctx, ev.User.student())
-	if err != nil {
-		return domain.Enrollment{}, err
-	}
-	c, err := h.store.UpsertCourse(ctx, ev.Course.course())
-	if err != nil {
-		return domain.Enrollment{}, err
-	}
-	e := domain.Enrollment{StudentID: s.ID, CourseID: c.ID, Roles: ev.User.Roles, Imported: imported}
+	e := domain.Enrollment{Roles: ev.User.Roles, Imported: imported}
 	if en := ev.Enrolment; en != nil {
 		e.MoodleEnrolmentID, e.Status, e.TimeStart, e.TimeEnd = en.ID, en.Status, en.TimeStart, en.TimeEnd
 	}
 	if ev.Progress != nil {
 		e.Progress = *ev.Progress
 	}
-	return h.store.UpsertEnrollment(ctx, e)
+	return h.store.UpsertEnrolled(ctx, ev.User.student(), ev.Course.course(), e)
 }
 
 func (h *EvaluateHandler) updateKnownStudent(ctx context.Context, u MoodleUser) error {

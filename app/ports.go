@@ -64,6 +64,13 @@ type Store interface {
 	// e.CourseID. On update, Imported keeps its stored value, Deleted is
 	// cleared, and Progress is kept unless e.Progress is known.
 	UpsertEnrollment(ctx context.Context, e domain.Enrollment) (domain.Enrollment, error)
+	// UpsertEnrolled upserts s as UpsertStudent does, c as UpsertCourse
+	// does, then e as UpsertEnrollment does with e.StudentID and e.CourseID
+	// set to the ids of those two rows (the values e carries are ignored),
+	// all in one transaction: the same outcome as the three calls in
+	// sequence, at the cost of one commit. Both Moodle ids, s.MoodleUserID
+	// and c.MoodleCourseID, are required. It returns the stored enrollment.
+	UpsertEnrolled(ctx context.Context, s domain.Student, c domain.Course, e domain.Enrollment) (domain.Enrollment, error)
 	GetEnrollment(ctx context.Context, id int64) (domain.Enrollment, error)
 	// FindEnrollment returns the enrollment of a Moodle user in a Moodle
 	// course.

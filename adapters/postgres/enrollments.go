@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,9 +19,70 @@ import (
 // when e has none, and Progress is kept unless e.Progress is known. A
 // missing student or course is app.ErrNotFound.
 func (s *Store) UpsertEnrollment(ctx context.Context, e domain.Enrollment) (domain.Enrollment, error) {
-	q := `INSERT INTO enrollments (student_id, course_id, moodle_enrolment_id, status, time_start, time_end, roles,
+	out, err := scanEnrollment(s.pool.QueryRow(ctx, upsertEnrollmentByIDSQL,
+		upsertEnrollmentArgs(e.StudentID, e.CourseID, e, dbTime(s.now()))...))
+	if err != nil {
+		return domain.Enrollment{}, fmt.Errorf("postgres: upsert enrollment of student %d in course %d: %w",
+			e.StudentID, e.CourseID, classifyReference(err))
+	}
+	return out, nil
+}
+
+// UpsertEnrolled upserts the student as UpsertStudent does, the course as
+// UpsertCourse does, and the enrollment of the one in the other as
+// UpsertEnrollment does, in one transaction and one round trip: BEGIN, the
+// three statements and COMMIT go in one batch. The enrollment's statement
+// finds the student and the course by their Moodle ids (so both are
+// required), which the statements before it have just written. Like the
+// other write transactions, it runs again when PostgreSQL aborts it for a
+// serialization failure or a deadlock.
+func (s *Store) UpsertEnrolled(ctx context.Context, st domain.Student, c domain.Course, e domain.Enrollment) (domain.Enrollment, error) {
+	if st.MoodleUserID <= 0 || c.MoodleCourseID <= 0 {
+		return domain.Enrollment{}, fmt.Errorf("postgres: upsert enrollment of moodle user %d in moodle course %d: "+
+			"both Moodle ids are required", st.MoodleUserID, c.MoodleCourseID)
+	}
+	var out domain.Enrollment
+	err := s.batchTransact(ctx, func(conn *pgxpool.Conn) error {
+		now := dbTime(s.now())
+		stmts := []query{upsertStudentQuery(st, now), upsertCourseQuery(c, now),
+			{upsertEnrollmentByMoodleIDSQL, upsertEnrollmentArgs(st.MoodleUserID, c.MoodleCourseID, e, now)}}
+		return transactWith(ctx, conn, stmts, func(br pgx.BatchResults) error {
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("upsert student: %w", err)
+			}
+			if _, err := br.Exec(); err != nil {
+				return fmt.Errorf("upsert course: %w", err)
+			}
+			var err error
+			if out, err = scanEnrollment(br.QueryRow()); err != nil {
+				return fmt.Errorf("upsert enrollment: %w", err)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return domain.Enrollment{}, fmt.Errorf("postgres: upsert enrollment of moodle user %d in moodle course %d: %w",
+			st.MoodleUserID, c.MoodleCourseID, classifyReference(err))
+	}
+	return out, nil
+}
+
+// The enrollment upserts of UpsertEnrollment, by the student's and the
+// course's ids ($1, $2), and of UpsertEnrolled, by their Moodle ids.
+var (
+	upsertEnrollmentByIDSQL       = upsertEnrollmentSQL("$1", "$2")
+	upsertEnrollmentByMoodleIDSQL = upsertEnrollmentSQL(
+		"(SELECT id FROM students WHERE moodle_user_id = $1)",
+		"(SELECT id FROM courses WHERE moodle_course_id = $2)")
+)
+
+// upsertEnrollmentSQL is the enrollment upsert with the given expressions of
+// $1 and $2 as the student's and the course's ids; it returns the stored row
+// (enrollmentColumns).
+func upsertEnrollmentSQL(studentID, courseID string) string {
+	return `INSERT INTO enrollments (student_id, course_id, moodle_enrolment_id, status, time_start, time_end, roles,
 			progress_total, progress_completed, progress_percent, imported, deleted, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+		VALUES (` + studentID + `, ` + courseID + `, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
 		ON CONFLICT (student_id, course_id) DO UPDATE SET
 			moodle_enrolment_id = COALESCE(excluded.moodle_enrolment_id, enrollments.moodle_enrolment_id),
 			status = excluded.status,
@@ -35,14 +97,15 @@ func (s *Store) UpsertEnrollment(ctx context.Context, e domain.Enrollment) (doma
 			deleted = false,
 			updated_at = excluded.updated_at
 		RETURNING ` + enrollmentColumns
-	out, err := scanEnrollment(s.pool.QueryRow(ctx, q, e.StudentID, e.CourseID, nullable(e.MoodleEnrolmentID),
-		int16(e.Status), timeIn(e.TimeStart), timeIn(e.TimeEnd), nonNil(e.Roles), e.Progress.Total,
-		e.Progress.Completed, e.Progress.Percent, e.Imported, e.Deleted, dbTime(s.now())))
-	if err != nil {
-		return domain.Enrollment{}, fmt.Errorf("postgres: upsert enrollment of student %d in course %d: %w",
-			e.StudentID, e.CourseID, classifyReference(err))
-	}
-	return out, nil
+}
+
+// upsertEnrollmentArgs are the arguments of an upsertEnrollmentSQL
+// statement: $1 and $2 identify the student and the course, e gives the
+// rest (not its StudentID and CourseID), now is dbTime.
+func upsertEnrollmentArgs(student, course int64, e domain.Enrollment, now time.Time) []any {
+	return []any{student, course, nullable(e.MoodleEnrolmentID), int16(e.Status), timeIn(e.TimeStart),
+		timeIn(e.TimeEnd), nonNil(e.Roles), e.Progress.Total, e.Progress.Completed, e.Progress.Percent,
+		e.Imported, e.Deleted, now}
 }
 
 // GetEnrollment returns the enrollment with id, or app.ErrNotFound.

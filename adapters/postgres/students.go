@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -13,30 +14,36 @@ import (
 // id. The opt-out is only written on insert: it belongs to the student, not
 // to Moodle. ContactChangedAt moves when the phone changes.
 func (s *Store) UpsertStudent(ctx context.Context, st domain.Student) (domain.Student, error) {
-	now := dbTime(s.now())
-	args := []any{nullable(st.MoodleUserID), st.Username, st.FirstName, st.LastName, st.Email, st.Phone,
-		st.Lang, st.Timezone, st.OptedOut, now}
-	q := `INSERT INTO students (moodle_user_id, username, firstname, lastname, email, phone, lang, timezone,
-			opted_out, contact_changed_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)
-		ON CONFLICT (moodle_user_id) WHERE moodle_user_id IS NOT NULL DO UPDATE SET
-			username = excluded.username,
-			firstname = excluded.firstname,
-			lastname = excluded.lastname,
-			email = excluded.email,
-			phone = excluded.phone,
-			lang = excluded.lang,
-			timezone = excluded.timezone,
-			contact_changed_at = CASE WHEN students.phone <> excluded.phone
-				THEN excluded.contact_changed_at ELSE students.contact_changed_at END,
-			updated_at = excluded.updated_at
-		RETURNING ` + studentColumns
-	out, err := scanStudent(s.pool.QueryRow(ctx, q, args...))
+	q := upsertStudentQuery(st, dbTime(s.now()))
+	out, err := scanStudent(s.pool.QueryRow(ctx, q.sql, q.args...))
 	if err != nil {
 		return domain.Student{}, fmt.Errorf("postgres: upsert student (moodle user %d): %w", st.MoodleUserID, classify(err))
 	}
 	return out, nil
 }
+
+// upsertStudentQuery is UpsertStudent's statement, at now (dbTime): it
+// returns the stored row (studentColumns).
+func upsertStudentQuery(st domain.Student, now time.Time) query {
+	return query{upsertStudentSQL, []any{nullable(st.MoodleUserID), st.Username, st.FirstName, st.LastName,
+		st.Email, st.Phone, st.Lang, st.Timezone, st.OptedOut, now}}
+}
+
+const upsertStudentSQL = `INSERT INTO students (moodle_user_id, username, firstname, lastname, email, phone, lang,
+		timezone, opted_out, contact_changed_at, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $10)
+	ON CONFLICT (moodle_user_id) WHERE moodle_user_id IS NOT NULL DO UPDATE SET
+		username = excluded.username,
+		firstname = excluded.firstname,
+		lastname = excluded.lastname,
+		email = excluded.email,
+		phone = excluded.phone,
+		lang = excluded.lang,
+		timezone = excluded.timezone,
+		contact_changed_at = CASE WHEN students.phone <> excluded.phone
+			THEN excluded.contact_changed_at ELSE students.contact_changed_at END,
+		updated_at = excluded.updated_at
+	RETURNING ` + studentColumns
 
 // GetStudent returns the student with id, or app.ErrNotFound.
 func (s *Store) GetStudent(ctx context.Context, id int64) (domain.Student, error) {

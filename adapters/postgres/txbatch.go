@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -68,43 +67,53 @@ type query struct {
 
 // beginWith begins a transaction and runs the statements in the same round
 // trip; read gets their results, in order.
-func beginWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) (err error) {
-	b := &pgx.Batch{}
-	b.Queue(beginSQL)
-	for _, q := range stmts {
-		b.Queue(q.sql, q.args...)
-	}
-	br := c.SendBatch(ctx, b)
-	defer func() { err = closeBatch(br, err) }()
-	if _, err := br.Exec(); err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	return read(br)
-}
-
-// closeBatch closes br, reading what is left of it; err, when set, is the
-// error that counts.
-func closeBatch(br pgx.BatchResults, err error) error {
-	if cerr := br.Close(); err == nil {
-		return cerr
-	}
-	return err
+func beginWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) error {
+	return sendBatch(ctx, c, true, stmts, false, read)
 }
 
 // commitWith runs the statements and COMMIT in one round trip; read gets
 // the statements' results, in order, before the commit's is checked.
-func commitWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) (err error) {
+func commitWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) error {
+	return sendBatch(ctx, c, false, stmts, true, read)
+}
+
+// transactWith begins a transaction, runs the statements and commits, all
+// in one round trip: for a transaction whose statements need nothing that
+// Go computes from the results of the earlier ones. read gets the
+// statements' results, in order, before the commit's is checked.
+func transactWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(pgx.BatchResults) error) error {
+	return sendBatch(ctx, c, true, stmts, true, read)
+}
+
+// sendBatch sends the statements in one batch, after BEGIN when begin is
+// set and followed by COMMIT when commit is. read, when set, gets the
+// statements' results, in order.
+func sendBatch(ctx context.Context, c *pgxpool.Conn, begin bool, stmts []query, commit bool,
+	read func(pgx.BatchResults) error) (err error) {
 	b := &pgx.Batch{}
+	if begin {
+		b.Queue(beginSQL)
+	}
 	for _, q := range stmts {
 		b.Queue(q.sql, q.args...)
 	}
-	b.Queue("commit")
+	if commit {
+		b.Queue("commit")
+	}
 	br := c.SendBatch(ctx, b)
 	defer func() { err = closeBatch(br, err) }()
+	if begin {
+		if _, err := br.Exec(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+	}
 	if read != nil {
 		if err := read(br); err != nil {
 			return err
 		}
+	}
+	if !commit {
+		return nil
 	}
 	tag, err := br.Exec()
 	if err != nil {
@@ -115,6 +124,15 @@ func commitWith(ctx context.Context, c *pgxpool.Conn, stmts []query, read func(p
 		return fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
 	}
 	return nil
+}
+
+// closeBatch closes br, reading what is left of it; err, when set, is the
+// error that counts.
+func closeBatch(br pgx.BatchResults, err error) error {
+	if cerr := br.Close(); err == nil {
+		return cerr
+	}
+	return err
 }
 
 // asyncCommitSQL lets the transaction's COMMIT return before its WAL record
@@ -132,24 +150,13 @@ const asyncCommitSQL = `set local synchronous_commit = off`
 // recovery, and applying it again changes nothing).
 func (s *Store) execRepairable(ctx context.Context, sql string, args ...any) error {
 	return s.batchTransact(ctx, func(c *pgxpool.Conn) error {
-		b := &pgx.Batch{}
-		b.Queue(beginSQL)
-		b.Queue(asyncCommitSQL)
-		b.Queue(sql, args...)
-		b.Queue("commit")
-		br := c.SendBatch(ctx, b)
-		var err error
-		for range 3 {
-			if _, err = br.Exec(); err != nil {
-				break
+		return transactWith(ctx, c, []query{{asyncCommitSQL, nil}, {sql, args}}, func(br pgx.BatchResults) error {
+			for range 2 {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
 			}
-		}
-		if err == nil {
-			var tag pgconn.CommandTag
-			if tag, err = br.Exec(); err == nil && tag.String() != "COMMIT" {
-				err = fmt.Errorf("commit: the transaction was rolled back (%s)", tag)
-			}
-		}
-		return closeBatch(br, err)
+			return nil
+		})
 	})
 }

@@ -14,22 +14,29 @@ func (s *Store) UpsertCourse(ctx context.Context, c domain.Course) (domain.Cours
 	if c.MoodleCourseID <= 0 {
 		return domain.Course{}, errors.New("sqlite: upsert course: a Moodle course id is required")
 	}
-	now := micros(s.now())
-	q := `INSERT INTO courses (moodle_course_id, shortname, fullname, startdate, enddate, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (moodle_course_id) DO UPDATE SET
-			shortname = excluded.shortname,
-			fullname = excluded.fullname,
-			startdate = excluded.startdate,
-			enddate = excluded.enddate,
-			updated_at = excluded.updated_at
-		RETURNING ` + courseColumns
-	out, err := scanCourse(s.write.QueryRowContext(ctx, q, c.MoodleCourseID, c.ShortName, c.FullName,
-		timeIn(c.StartDate), timeIn(c.EndDate), now, now))
+	out, err := scanCourse(s.writeRow(ctx, upsertCourseSQL, upsertCourseArgs(c, micros(s.now()))...))
 	if err != nil {
 		return domain.Course{}, fmt.Errorf("sqlite: upsert course (moodle course %d): %w", c.MoodleCourseID, classify(err))
 	}
 	return out, nil
+}
+
+// upsertCourseSQL is UpsertCourse's statement; it returns the stored row
+// (courseColumns).
+const upsertCourseSQL = `INSERT INTO courses (moodle_course_id, shortname, fullname, startdate, enddate, created_at,
+		updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (moodle_course_id) DO UPDATE SET
+		shortname = excluded.shortname,
+		fullname = excluded.fullname,
+		startdate = excluded.startdate,
+		enddate = excluded.enddate,
+		updated_at = excluded.updated_at
+	RETURNING ` + courseColumns
+
+// upsertCourseArgs are upsertCourseSQL's arguments, at now (micros).
+func upsertCourseArgs(c domain.Course, now int64) []any {
+	return []any{c.MoodleCourseID, c.ShortName, c.FullName, timeIn(c.StartDate), timeIn(c.EndDate), now, now}
 }
 
 // GetCourse returns the course with id, or app.ErrNotFound.

@@ -50,6 +50,15 @@ func (c *stmtCache) close() error {
 	return errors.Join(errs...)
 }
 
+// writeRow runs q on the writer outside a transaction, prepared when it is
+// one of the cached statements.
+func (s *Store) writeRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := s.writeStmts.get(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.write.QueryRowContext(ctx, q, args...)
+}
+
 // txQuerier is what the reads of a transaction need.
 type txQuerier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row

@@ -65,15 +65,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// prepare prepares the statements of evaluations and sends on both pools.
+// prepare prepares the statements of evaluations, sends and Moodle events
+// (the upserts) on both pools.
 func (s *Store) prepare(ctx context.Context) error {
 	reads := []string{enrollmentByIDSQL, studentByIDSQL, courseByIDSQL, historySQL}
 	var err error
 	if s.readStmts, err = newStmtCache(ctx, s.read, readStateSQL); err != nil {
 		return err
 	}
-	s.writeStmts, err = newStmtCache(ctx, s.write, append(reads, insertMessageSQL, messageByIDSQL, updateMessageSQL, finishItemSQL,
-		insertInboundSQL, markProcessedSQL)...)
+	s.writeStmts, err = newStmtCache(ctx, s.write, append(reads, insertMessageSQL, messageByIDSQL, updateMessageSQL,
+		finishItemSQL, upsertStudentSQL, upsertCourseSQL, upsertEnrollmentSQL, insertInboundSQL, markProcessedSQL)...)
 	return err
 }
 

@@ -12,28 +12,35 @@ import (
 // id. The opt-out is only written on insert: it belongs to the student, not
 // to Moodle. ContactChangedAt moves when the phone changes.
 func (s *Store) UpsertStudent(ctx context.Context, st domain.Student) (domain.Student, error) {
-	now := micros(s.now())
-	q := `INSERT INTO students (moodle_user_id, username, firstname, lastname, email, phone, lang, timezone,
-			opted_out, contact_changed_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (moodle_user_id) WHERE moodle_user_id IS NOT NULL DO UPDATE SET
-			username = excluded.username,
-			firstname = excluded.firstname,
-			lastname = excluded.lastname,
-			email = excluded.email,
-			phone = excluded.phone,
-			lang = excluded.lang,
-			timezone = excluded.timezone,
-			contact_changed_at = CASE WHEN students.phone <> excluded.phone
-				THEN excluded.contact_changed_at ELSE students.contact_changed_at END,
-			updated_at = excluded.updated_at
-		RETURNING ` + studentColumns
-	out, err := scanStudent(s.write.QueryRowContext(ctx, q, nullable(st.MoodleUserID), st.Username, st.FirstName,
-		st.LastName, st.Email, st.Phone, st.Lang, st.Timezone, st.OptedOut, now, now, now))
+	out, err := scanStudent(s.writeRow(ctx, upsertStudentSQL, upsertStudentArgs(st, micros(s.now()))...))
 	if err != nil {
 		return domain.Student{}, fmt.Errorf("sqlite: upsert student (moodle user %d): %w", st.MoodleUserID, classify(err))
 	}
 	return out, nil
+}
+
+// upsertStudentSQL is UpsertStudent's statement; it returns the stored row
+// (studentColumns).
+const upsertStudentSQL = `INSERT INTO students (moodle_user_id, username, firstname, lastname, email, phone, lang,
+		timezone, opted_out, contact_changed_at, created_at, updated_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (moodle_user_id) WHERE moodle_user_id IS NOT NULL DO UPDATE SET
+		username = excluded.username,
+		firstname = excluded.firstname,
+		lastname = excluded.lastname,
+		email = excluded.email,
+		phone = excluded.phone,
+		lang = excluded.lang,
+		timezone = excluded.timezone,
+		contact_changed_at = CASE WHEN students.phone <> excluded.phone
+			THEN excluded.contact_changed_at ELSE students.contact_changed_at END,
+		updated_at = excluded.updated_at
+	RETURNING ` + studentColumns
+
+// upsertStudentArgs are upsertStudentSQL's arguments, at now (micros).
+func upsertStudentArgs(st domain.Student, now int64) []any {
+	return []any{nullable(st.MoodleUserID), st.Username, st.FirstName, st.LastName, st.Email, st.Phone, st.Lang,
+		st.Timezone, st.OptedOut, now, now, now}
 }
 
 // GetStudent returns the student with id, or app.ErrNotFound.

@@ -17,8 +17,8 @@ type contractTest struct {
 // Run runs the contract suite. open gives each test a store of its own:
 // empty, migrated, and closed when the test ends. The tests run in parallel.
 func Run(t *testing.T, open func(t *testing.T) app.Store) {
-	groups := [][]contractTest{studentTests, courseTests, enrollmentTests, lookupTests, evaluateTests, messageTests,
-		concurrencyTests}
+	groups := [][]contractTest{studentTests, courseTests, enrollmentTests, enrolledTests, lookupTests, evaluateTests,
+		messageTests, concurrencyTests}
 	for _, group := range groups {
 		for _, tc := range group {
 			t.Run(tc.name, func(t *testing.T) {

@@ -91,6 +91,13 @@ func (f *faultyStore) UpsertEnrollment(ctx context.Context, e domain.Enrollment)
 	return f.adminStorage.UpsertEnrollment(ctx, e)
 }
 
+func (f *faultyStore) UpsertEnrolled(ctx context.Context, s domain.Student, c domain.Course, e domain.Enrollment) (domain.Enrollment, error) {
+	if err := f.take("UpsertEnrolled"); err != nil {
+		return domain.Enrollment{}, err
+	}
+	return f.adminStorage.UpsertEnrolled(ctx, s, c, e)
+}
+
 // lossyMoodle forwards to the fake, except that it can lose the answer of
 // the next calls of a function: the call reaches Moodle and is applied, and
 // the client gets a 502.
