@@ -361,7 +361,7 @@ func (h *SyncHandler) importMember(ctx context.Context, c domain.Course, u Moodl
 		case !active && e.ActiveAt(now):
 			e.Status, changed = domain.EnrolmentSuspended, true
 		}
-		if hasProgress && !progressEqual(p, e.Progress) {
+		if hasProgress && !p.Equal(e.Progress) {
 			e.Progress, changed = p, true
 		}
 		return changed

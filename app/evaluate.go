@@ -23,8 +23,16 @@ type EvaluateEnrollment struct {
 	// the evaluation ends there: nothing is locked and nothing written.
 	// When some rule fires, the rules decide again on the state read under
 	// the enrollment's lock, and only that decision is written. A scan
-	// sets it: most of its enrollments get no message.
+	// sets it: most of its enrollments get no message. It is ignored when
+	// Progress is set: the enrollment is written whatever the rules say.
 	Snapshot *EnrollmentState
+	// Progress, when set, is the enrollment's progress as Moodle reports it
+	// now. It is stored under the enrollment's lock, in the evaluation's
+	// transaction, before the rules decide, when it differs from the stored
+	// one; the rules decide on it (Store.EvaluateLocked). A scan sets it
+	// when Moodle's figure moved: one transaction then both stores the
+	// progress and records the rows it makes fire.
+	Progress *domain.Progress
 }
 
 // EvaluateResult lists the rows the evaluation wrote and what became of
@@ -83,10 +91,11 @@ func (h *EvaluateHandler) Record(ctx context.Context, cmd EvaluateEnrollment) ([
 			Student: st.Student, Course: st.Course, Enrollment: st.Enrollment, History: st.History,
 		}
 	}
-	if cmd.Snapshot != nil && len(domain.Decide(h.settings.Rules, evaluation(*cmd.Snapshot))) == 0 {
+	if cmd.Snapshot != nil && cmd.Progress == nil &&
+		len(domain.Decide(h.settings.Rules, evaluation(*cmd.Snapshot))) == 0 {
 		return nil, nil
 	}
-	created, err := h.store.EvaluateLocked(ctx, cmd.EnrollmentID, func(st EnrollmentState) ([]domain.MessageLog, error) {
+	created, err := h.store.EvaluateLocked(ctx, cmd.EnrollmentID, cmd.Progress, func(st EnrollmentState) ([]domain.MessageLog, error) {
 		ev := evaluation(st)
 		var rows []domain.MessageLog
 		for _, r := range domain.Decide(h.settings.Rules, ev) {

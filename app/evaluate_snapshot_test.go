@@ -14,7 +14,8 @@ import (
 )
 
 // lockStore answers EvaluateLocked with the state it holds, as a locked read
-// would, and counts the locks taken.
+// would, and counts the locks taken. Like the stores, it keeps the progress
+// an evaluation carries when it differs, and the rules decide on it.
 type lockStore struct {
 	app.Store
 	locked  int
@@ -22,12 +23,20 @@ type lockStore struct {
 	written []domain.MessageLog
 }
 
-func (s *lockStore) EvaluateLocked(_ context.Context, _ int64,
+func (s *lockStore) EvaluateLocked(_ context.Context, _ int64, progress *domain.Progress,
 	decide func(app.EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error) {
 	s.locked++
-	rows, err := decide(s.state)
+	st := s.state
+	if progress != nil && !progress.Equal(st.Enrollment.Progress) {
+		st.Enrollment.Progress = *progress
+	}
+	rows, err := decide(st)
+	if err != nil {
+		return nil, err
+	}
+	s.state.Enrollment = st.Enrollment
 	s.written = append(s.written, rows...)
-	return rows, err
+	return rows, nil
 }
 
 type noSender struct{}

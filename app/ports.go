@@ -83,7 +83,15 @@ type Store interface {
 	// transaction. A row that a concurrent transaction already inserted for
 	// the same once-rule (the partial unique index) is dropped, not an
 	// error. It returns the rows inserted, with their ids.
-	EvaluateLocked(ctx context.Context, enrollmentID int64, decide func(EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error)
+	//
+	// progress, when not nil, is the enrollment's progress as Moodle reports
+	// it now. When it differs from the stored one (domain.Progress.Equal),
+	// it is stored in the same transaction (UpdatedAt moves), and decide
+	// sees the enrollment as stored: with that progress and UpdatedAt.
+	// When it is equal, nothing about the enrollment is written. When decide
+	// or an insert fails, the progress is not stored either.
+	EvaluateLocked(ctx context.Context, enrollmentID int64, progress *domain.Progress,
+		decide func(EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error)
 	// ReadEnrollmentState reads what EvaluateLocked would pass to decide,
 	// from one consistent snapshot, without locking or writing anything:
 	// cheap, but possibly stale by the time it is used. Only EvaluateLocked

@@ -213,14 +213,17 @@ func (h *ScanHandler) Publish(ctx context.Context, sc Scan) error {
 	}
 }
 
-// Evaluate handles one scan item: it refreshes the enrollment's progress
-// (from Moodle when configured) and evaluates every rule for the scan's date.
+// Evaluate handles one scan item: it evaluates every rule for the scan's
+// date on the enrollment, with its progress as Moodle reports it (when
+// configured).
 //
-// One read without a lock gives the refresh what it compares and the rules
-// a first look: most enrollments of a scan get no message, and those are
-// finished without locking or writing anything but the item. Only when
-// some rule would fire (or the progress changed) is the enrollment locked
-// and the decision taken again on what it holds then.
+// One read without a lock gives the progress check what it compares and
+// the rules a first look: most enrollments of a scan get no message, and
+// those are finished without locking or writing anything but the item.
+// Only when some rule would fire, or Moodle's progress differs from the
+// stored one, is the enrollment locked: one transaction then stores the
+// progress, decides again on what the enrollment holds, and records the
+// rows.
 func (h *ScanHandler) Evaluate(ctx context.Context, item ScanItem) error {
 	date, err := domain.ParseDate(item.Date)
 	if err != nil {
@@ -234,21 +237,23 @@ func (h *ScanHandler) Evaluate(ctx context.Context, item ScanItem) error {
 	if err != nil {
 		return fmt.Errorf("scan item: %w", err)
 	}
-	snapshot := &st
+	cmd := EvaluateEnrollment{
+		EnrollmentID: item.EnrollmentID, Occasion: domain.OnScan, Date: date,
+		Trigger:  domain.Trigger{Kind: domain.TriggerScan, Ref: strconv.FormatInt(item.ScanID, 10)},
+		Snapshot: &st,
+	}
 	if h.progress != nil {
-		changed, err := h.refreshProgress(ctx, item, st)
+		p, moved, err := h.moodleProgress(ctx, item, st)
 		if err != nil {
 			return err
 		}
-		if changed {
-			snapshot = nil // the rules decide on the stored progress, under the lock
+		if moved {
+			// Stored under the lock, where the rules decide on it: the
+			// snapshot's stale figure decides nothing.
+			cmd.Progress, cmd.Snapshot = &p, nil
 		}
 	}
-	res, err := h.eval.Handle(ctx, EvaluateEnrollment{
-		EnrollmentID: item.EnrollmentID, Occasion: domain.OnScan, Date: date,
-		Trigger:  domain.Trigger{Kind: domain.TriggerScan, Ref: strconv.FormatInt(item.ScanID, 10)},
-		Snapshot: snapshot,
-	})
+	res, err := h.eval.Handle(ctx, cmd)
 	if errors.Is(err, ErrNotFound) {
 		// The enrollment vanished since the dispatch: nothing to evaluate.
 		res, err = EvaluateResult{}, nil
@@ -266,35 +271,25 @@ func (h *ScanHandler) Failed(ctx context.Context, item ScanItem) error {
 	return err
 }
 
-// refreshProgress stores Moodle's progress for the enrollment when it
-// differs from st's, and reports whether it did.
-func (h *ScanHandler) refreshProgress(ctx context.Context, item ScanItem, st EnrollmentState) (bool, error) {
+// moodleProgress returns Moodle's progress for the enrollment, and whether
+// it differs from st's. Moodle is asked once per scan and course (the
+// cache); a student Moodle does not list keeps the stored progress.
+func (h *ScanHandler) moodleProgress(ctx context.Context, item ScanItem, st EnrollmentState) (domain.Progress, bool, error) {
 	user, course := st.Student.MoodleUserID, st.Course.MoodleCourseID
 	if user == 0 {
-		return false, nil
+		return domain.Progress{}, false, nil
 	}
 	byUser, err := h.cache.get(ctx, item.ScanID, course, func(ctx context.Context) (map[int64]domain.Progress, error) {
 		return h.progress.CourseProgress(ctx, course, nil)
 	})
 	if err != nil {
-		return false, fmt.Errorf("progress of course %d from Moodle: %w", course, err)
+		return domain.Progress{}, false, fmt.Errorf("progress of course %d from Moodle: %w", course, err)
 	}
 	p, ok := byUser[user]
-	if !ok || progressEqual(p, st.Enrollment.Progress) {
-		return false, nil
+	if !ok || p.Equal(st.Enrollment.Progress) {
+		return domain.Progress{}, false, nil
 	}
-	_, err = h.store.UpdateEnrollment(ctx, st.Enrollment.ID, func(e *domain.Enrollment) error {
-		e.Progress = p
-		return nil
-	})
-	return err == nil, err
-}
-
-func progressEqual(a, b domain.Progress) bool {
-	if a.Total != b.Total || a.Completed != b.Completed || a.Known() != b.Known() {
-		return false
-	}
-	return !a.Known() || *a.Percent == *b.Percent
+	return p, true, nil
 }
 
 // Complete marks finished scans done and forgets their cached progress.

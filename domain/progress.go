@@ -14,6 +14,15 @@ type Progress struct {
 // Known reports whether the progress has a percentage.
 func (p Progress) Known() bool { return p.Percent != nil }
 
+// Equal reports whether p and q are the same figures: the same counts and
+// the same percentage, or both unknown.
+func (p Progress) Equal(q Progress) bool {
+	if p.Total != q.Total || p.Completed != q.Completed || p.Known() != q.Known() {
+		return false
+	}
+	return !p.Known() || *p.Percent == *q.Percent
+}
+
 // WholePercent is the percentage rounded down, the unit rules compare in:
 // 99.5 % is still 99 %, and only a finished course reaches 100.
 func (p Progress) WholePercent() int {

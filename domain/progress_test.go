@@ -180,6 +180,28 @@ func TestNewProgress(t *testing.T) {
 	}
 }
 
+func TestProgressEqual(t *testing.T) {
+	half := domain.NewProgress(4, 2)
+	samePercent := domain.NewProgress(2, 1) // 50 % too, from other counts
+	for _, tc := range []struct {
+		name string
+		a, b domain.Progress
+		want bool
+	}{
+		{"both unknown", domain.Progress{}, domain.Progress{}, true},
+		{"same figures, distinct pointers", half, domain.NewProgress(4, 2), true},
+		{"unknown and known", domain.Progress{}, domain.NewProgress(4, 0), false},
+		{"other counts, same percent", half, samePercent, false},
+		{"other percent", half, domain.NewProgress(4, 3), false},
+		{"same counts, other percent", half, domain.Progress{Total: 4, Completed: 2, Percent: ptr(49.0)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.a.Equal(tc.b))
+			assert.Equal(t, tc.want, tc.b.Equal(tc.a))
+		})
+	}
+}
+
 // Every count up to 1000 activities: the whole percent is never rounded up
 // to a value the student has not reached, and 100 only when all are done.
 func TestNewProgress_WholePercentNeverOvershoots(t *testing.T) {

@@ -15,16 +15,18 @@ import (
 )
 
 // EvaluateLocked locks the enrollment row, loads what the rules look at,
-// asks decide, and inserts the rows it returns, in one transaction. The row
-// lock serialises evaluations of the same enrollment, so the history each
-// sees includes the rows of the one before (window rules); the partial
-// unique index drops a second row of a once rule whatever happens.
+// stores the progress it is given when it differs, asks decide, and inserts
+// the rows it returns, in one transaction. The row lock serialises
+// evaluations of the same enrollment, so the history each sees includes the
+// rows of the one before (window rules); the partial unique index drops a
+// second row of a once rule whatever happens.
 //
 // It costs two round trips: BEGIN, the lock (joined with the student and
-// the course) and the history in one; the inserts and COMMIT in the other.
-// The history is a statement of its own that runs after the lock is
-// granted, so it sees every row committed before (READ COMMITTED).
-func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
+// the course) and the history in one; the progress update, the inserts and
+// COMMIT in the other. The history is a statement of its own that runs
+// after the lock is granted, so it sees every row committed before (READ
+// COMMITTED).
+func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64, progress *domain.Progress,
 	decide func(app.EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error) {
 	var created []domain.MessageLog
 	err := s.batchTransact(ctx, func(c *pgxpool.Conn) error {
@@ -33,19 +35,31 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 		if err != nil {
 			return err
 		}
+		var stmts []query
+		update := progress != nil && !progress.Equal(st.Enrollment.Progress)
+		if update {
+			// decide sees the enrollment as the update leaves it.
+			p, now := *progress, dbTime(s.now())
+			st.Enrollment.Progress, st.Enrollment.UpdatedAt = p, now
+			stmts = append(stmts, query{updateProgressSQL, []any{enrollmentID, p.Total, p.Completed, p.Percent, now}})
+		}
 		rows, err := decide(st)
 		if err != nil {
 			return err
 		}
-		inserts := make([]query, len(rows))
-		for i, m := range rows {
+		for _, m := range rows {
 			args, err := messageArgs(m)
 			if err != nil {
 				return fmt.Errorf("insert %s message: %w", m.Rule, err)
 			}
-			inserts[i] = query{insertMessageSQL, args}
+			stmts = append(stmts, query{insertMessageSQL, args})
 		}
-		return commitWith(ctx, c, inserts, func(br pgx.BatchResults) error {
+		return commitWith(ctx, c, stmts, func(br pgx.BatchResults) error {
+			if update {
+				if _, err := br.Exec(); err != nil {
+					return fmt.Errorf("store progress: %w", err)
+				}
+			}
 			for _, m := range rows {
 				inserted, err := scanMessage(br.QueryRow())
 				if errors.Is(err, pgx.ErrNoRows) {
@@ -64,6 +78,10 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 	}
 	return created, nil
 }
+
+// updateProgressSQL stores an enrollment's progress; the row is locked.
+const updateProgressSQL = `UPDATE enrollments SET progress_total = $2, progress_completed = $3,
+	progress_percent = $4, updated_at = $5 WHERE id = $1`
 
 // lockState begins the transaction, locks the enrollment and reads its
 // student, course and history, in one round trip.

@@ -11,12 +11,13 @@ import (
 	"github.com/acme/notifier/domain"
 )
 
-// EvaluateLocked loads what the rules look at, asks decide, and inserts the
-// rows it returns, in one transaction that holds the file's write lock from
-// its start: evaluations take turns, so the history each sees includes the
-// rows of the one before (window rules); the partial unique index drops a
-// second row of a once rule whatever happens.
-func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
+// EvaluateLocked loads what the rules look at, stores the progress it is
+// given when it differs, asks decide, and inserts the rows it returns, in
+// one transaction that holds the file's write lock from its start:
+// evaluations take turns, so the history each sees includes the rows of the
+// one before (window rules); the partial unique index drops a second row of
+// a once rule whatever happens.
+func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64, progress *domain.Progress,
 	decide func(app.EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error) {
 	var created []domain.MessageLog
 	err := s.transact(ctx, func(sqlTx *sql.Tx) error {
@@ -25,9 +26,22 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64,
 		if err != nil {
 			return err
 		}
+		update := progress != nil && !progress.Equal(st.Enrollment.Progress)
+		if update {
+			// decide sees the enrollment as the update leaves it.
+			now := fromMicros(micros(s.now()))
+			st.Enrollment.Progress, st.Enrollment.UpdatedAt = *progress, now
+		}
 		rows, err := decide(st)
 		if err != nil {
 			return err
+		}
+		if update {
+			p := st.Enrollment.Progress
+			if _, err := tx.ExecContext(ctx, updateProgressSQL, p.Total, p.Completed, p.Percent,
+				micros(st.Enrollment.UpdatedAt), enrollmentID); err != nil {
+				return fmt.Errorf("store progress: %w", err)
+			}
 		}
 		for _, m := range rows {
 			inserted, ok, err := insertMessage(ctx, tx, m)
@@ -185,6 +199,8 @@ const (
 	courseByIDSQL     = `SELECT ` + courseColumns + ` FROM courses WHERE id = ?`
 	historySQL        = `SELECT rule, template, status, error_code, created_at
 		FROM message_logs WHERE student_id = ? AND course_id = ? ORDER BY id`
+	updateProgressSQL = `UPDATE enrollments SET progress_total = ?, progress_completed = ?,
+		progress_percent = ?, updated_at = ? WHERE id = ?`
 	insertMessageSQL = `INSERT INTO message_logs (rule, template, language, params,
 			status, dry_run, student_id, moodle_user_id, course_id, moodle_course_id, enrollment_id, once_key,
 			to_phone, provider_message_id, error_code, error_message, trigger_kind, trigger_ref, request,

@@ -73,8 +73,9 @@ func (s *Store) prepare(ctx context.Context) error {
 	if s.readStmts, err = newStmtCache(ctx, s.read, readStateSQL); err != nil {
 		return err
 	}
-	s.writeStmts, err = newStmtCache(ctx, s.write, append(reads, insertMessageSQL, messageByIDSQL, updateMessageSQL,
-		finishItemSQL, upsertStudentSQL, upsertCourseSQL, upsertEnrollmentSQL, insertInboundSQL, markProcessedSQL)...)
+	s.writeStmts, err = newStmtCache(ctx, s.write, append(reads, updateProgressSQL, insertMessageSQL, messageByIDSQL,
+		updateMessageSQL, finishItemSQL, upsertStudentSQL, upsertCourseSQL, upsertEnrollmentSQL, insertInboundSQL,
+		markProcessedSQL)...)
 	return err
 }
 

@@ -27,7 +27,7 @@ func Benchmarks(b *testing.B, s app.Store) {
 	})
 	b.Run("EvaluateLocked/NothingFires", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			if _, err := s.EvaluateLocked(ctx, ids[i%len(ids)], func(app.EnrollmentState) ([]domain.MessageLog, error) {
+			if _, err := s.EvaluateLocked(ctx, ids[i%len(ids)], nil, func(app.EnrollmentState) ([]domain.MessageLog, error) {
 				return nil, nil
 			}); err != nil {
 				b.Fatal(err)
@@ -37,7 +37,7 @@ func Benchmarks(b *testing.B, s app.Store) {
 	var created []int64
 	b.Run("EvaluateLocked/OneRow", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
-			rows, err := s.EvaluateLocked(ctx, ids[i%len(ids)], func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+			rows, err := s.EvaluateLocked(ctx, ids[i%len(ids)], nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 				return []domain.MessageLog{benchMessage(st, time.Now())}, nil
 			})
 			if err != nil || len(rows) != 1 {
@@ -78,7 +78,7 @@ func benchSeed(b *testing.B, s app.Store) []int64 {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := s.EvaluateLocked(ctx, e.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		if _, err := s.EvaluateLocked(ctx, e.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 			return []domain.MessageLog{benchMessage(st, base)}, nil
 		}); err != nil {
 			b.Fatal(err)

@@ -348,7 +348,7 @@ func testFailingSender(t *testing.T, s app.Store) {
 func testEvaluationsTakeTurns(t *testing.T, s app.Store) {
 	f := seed(t, s, 1)
 	errs := concurrently(goroutines, func(int) error {
-		_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 			m := f.message("progress", base)
 			m.Params = []string{fmt.Sprint(len(st.History))}
 			return []domain.MessageLog{m}, nil

@@ -201,7 +201,7 @@ func testMissing(t *testing.T, s app.Store) {
 	assert.ErrorIs(t, err, app.ErrNotFound, "UpdateEnrollment")
 	_, err = s.UpdateMessage(ctx, id, func(*domain.MessageLog) error { called = true; return nil })
 	assert.ErrorIs(t, err, app.ErrNotFound, "UpdateMessage")
-	_, err = s.EvaluateLocked(ctx, id, func(app.EnrollmentState) ([]domain.MessageLog, error) {
+	_, err = s.EvaluateLocked(ctx, id, nil, func(app.EnrollmentState) ([]domain.MessageLog, error) {
 		called = true
 		return nil, nil
 	})

@@ -17,6 +17,10 @@ var evaluateTests = []contractTest{
 	{"EvaluateLocked/FailedRowsDoNotBlockOnceRules", testEvaluateFailedRows},
 	{"EvaluateLocked/DecideErrorRollsBack", testEvaluateDecideError},
 	{"EvaluateLocked/FailedInsertRollsBackEverything", testEvaluateInsertError},
+	{"EvaluateLocked/StoresProgressBeforeDeciding", testEvaluateStoresProgress},
+	{"EvaluateLocked/StoresProgressWhenNothingIsInserted", testEvaluateStoresProgressAlone},
+	{"EvaluateLocked/EqualProgressWritesNothing", testEvaluateEqualProgress},
+	{"EvaluateLocked/FailureStoresNoProgress", testEvaluateProgressRollsBack},
 	{"ReadEnrollmentState/SeesWhatEvaluateLockedSees", testReadEnrollmentState},
 }
 
@@ -34,7 +38,7 @@ func testEvaluateState(t *testing.T, s app.Store) {
 
 	var seen app.EnrollmentState
 	fresh := f.message("review", base.Add(2*time.Hour))
-	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 		seen = st
 		return []domain.MessageLog{fresh}, nil
 	})
@@ -65,11 +69,11 @@ func testEvaluateOnceConflicts(t *testing.T, s app.Store) {
 	ctx := t.Context()
 	f := seed(t, s, 1)
 
-	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("welcome", base), f.message("welcome", base)))
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, nil, decideRows(f.message("welcome", base), f.message("welcome", base)))
 	require.NoError(t, err)
 	require.Len(t, created, 1, "the second row of a once rule is dropped, not an error")
 
-	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("welcome", base), f.message("review", base)))
+	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, nil, decideRows(f.message("welcome", base), f.message("review", base)))
 	require.NoError(t, err)
 	require.Len(t, created, 1, "an earlier row blocks the once rule, not the others")
 	assert.Equal(t, "review", created[0].Rule)
@@ -82,7 +86,7 @@ func testEvaluateOnceConflicts(t *testing.T, s app.Store) {
 
 	// Rows without a once key are never dropped: window rules rely on the
 	// enrollment lock and the history instead.
-	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, decideRows(f.message("progress", base), f.message("progress", base)))
+	created, err = s.EvaluateLocked(ctx, f.Enrollment.ID, nil, decideRows(f.message("progress", base), f.message("progress", base)))
 	require.NoError(t, err)
 	assert.Len(t, created, 2)
 
@@ -119,7 +123,7 @@ func testEvaluateFailedRows(t *testing.T, s app.Store) {
 
 func testEvaluateDecideError(t *testing.T, s app.Store) {
 	f := seed(t, s, 1)
-	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, func(app.EnrollmentState) ([]domain.MessageLog, error) {
+	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, nil, func(app.EnrollmentState) ([]domain.MessageLog, error) {
 		return []domain.MessageLog{f.message("welcome", base)}, errBoom
 	})
 	require.ErrorIs(t, err, errBoom)
@@ -132,7 +136,7 @@ func testEvaluateInsertError(t *testing.T, s app.Store) {
 	f := seed(t, s, 1)
 	bad := f.message("review", base)
 	bad.Status = "LOST" // refused by the schema
-	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, decideRows(f.message("welcome", base), bad))
+	_, err := s.EvaluateLocked(t.Context(), f.Enrollment.ID, nil, decideRows(f.message("welcome", base), bad))
 	require.Error(t, err)
 	assert.Empty(t, allMessages(t, s, app.MessageFilter{}), "the rows before the failure are rolled back too")
 	insertOne(t, s, f.message("welcome", base))
@@ -158,7 +162,7 @@ func testReadEnrollmentState(t *testing.T, s app.Store) {
 	read, err = s.ReadEnrollmentState(ctx, f.Enrollment.ID)
 	require.NoError(t, err)
 	var locked app.EnrollmentState
-	_, err = s.EvaluateLocked(ctx, f.Enrollment.ID, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+	_, err = s.EvaluateLocked(ctx, f.Enrollment.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 		locked = st
 		return nil, nil
 	})
@@ -170,4 +174,128 @@ func testReadEnrollmentState(t *testing.T, s app.Store) {
 	assert.ErrorIs(t, err, app.ErrNotFound)
 	// Reading locks nothing: a locked evaluation goes ahead at once.
 	insertOne(t, s, f.message("review", base))
+}
+
+// The progress an evaluation carries is stored in its transaction, and
+// decide sees the enrollment as stored: a rule on progress decides on the
+// new figure.
+func testEvaluateStoresProgress(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+	time.Sleep(2 * time.Millisecond)
+	half := domain.NewProgress(4, 2)
+	var seen app.EnrollmentState
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, &half, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		seen = st
+		if st.Enrollment.Progress.WholePercent() != 50 {
+			return nil, nil
+		}
+		return []domain.MessageLog{f.message("progress", base)}, nil
+	})
+	require.NoError(t, err)
+	require.Len(t, created, 1, "the rule saw the new progress")
+
+	want := f.Enrollment
+	want.Progress, want.UpdatedAt = half, seen.Enrollment.UpdatedAt
+	assert.Equal(t, want, seen.Enrollment)
+	assert.True(t, seen.Enrollment.UpdatedAt.After(f.Enrollment.UpdatedAt), "UpdatedAt moves")
+	got, err := s.GetEnrollment(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, seen.Enrollment, got, "decide saw the enrollment as stored")
+	read, err := s.ReadEnrollmentState(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, got, read.Enrollment)
+	stored, err := s.GetMessage(ctx, created[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, created[0], stored)
+}
+
+// The progress is stored even when decide inserts nothing, and an unknown
+// progress (a course without tracked activities) is stored too.
+func testEvaluateStoresProgressAlone(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := mustEnroll(t, s, mustStudent(t, s, 1), mustCourse(t, s, 101), domain.NewProgress(4, 1))
+	for _, p := range []domain.Progress{domain.NewProgress(7, 7), {}} {
+		before, err := s.GetEnrollment(ctx, f.Enrollment.ID)
+		require.NoError(t, err)
+		time.Sleep(2 * time.Millisecond)
+		var seen domain.Enrollment
+		created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, &p, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+			seen = st.Enrollment
+			return nil, nil
+		})
+		require.NoError(t, err)
+		assert.Empty(t, created)
+		got, err := s.GetEnrollment(ctx, f.Enrollment.ID)
+		require.NoError(t, err)
+		assert.Equal(t, seen, got)
+		want := before
+		want.Progress, want.UpdatedAt = p, got.UpdatedAt
+		assert.Equal(t, want, got)
+		assert.True(t, got.UpdatedAt.After(before.UpdatedAt), "UpdatedAt moves")
+	}
+	assert.Empty(t, allMessages(t, s, app.MessageFilter{}))
+}
+
+// A progress equal to the stored one (another copy of the same figures),
+// or none, writes nothing about the enrollment.
+func testEvaluateEqualProgress(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := mustEnroll(t, s, mustStudent(t, s, 1), mustCourse(t, s, 101), domain.NewProgress(4, 2))
+	unknown := seed(t, s, 2)
+	same := domain.NewProgress(4, 2)
+	for _, tc := range []struct {
+		e domain.Enrollment
+		p *domain.Progress
+	}{
+		{f.Enrollment, &same},
+		{f.Enrollment, nil},
+		{unknown.Enrollment, &domain.Progress{}},
+	} {
+		time.Sleep(2 * time.Millisecond)
+		var seen domain.Enrollment
+		_, err := s.EvaluateLocked(ctx, tc.e.ID, tc.p, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+			seen = st.Enrollment
+			return nil, nil
+		})
+		require.NoError(t, err)
+		assert.Equal(t, tc.e, seen)
+		got, err := s.GetEnrollment(ctx, tc.e.ID)
+		require.NoError(t, err)
+		assert.Equal(t, tc.e, got, "UpdatedAt stays")
+	}
+}
+
+// When decide or an insert fails, the progress is not stored either.
+func testEvaluateProgressRollsBack(t *testing.T, s app.Store) {
+	ctx := t.Context()
+	f := seed(t, s, 1)
+	half := domain.NewProgress(4, 2)
+	var seen domain.Progress
+	_, err := s.EvaluateLocked(ctx, f.Enrollment.ID, &half, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+		seen = st.Enrollment.Progress
+		return nil, errBoom
+	})
+	require.ErrorIs(t, err, errBoom)
+	assert.Equal(t, half, seen)
+	got, err := s.GetEnrollment(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, f.Enrollment, got, "a failed decide stores nothing")
+
+	bad := f.message("review", base)
+	bad.Status = "LOST" // refused by the schema
+	_, err = s.EvaluateLocked(ctx, f.Enrollment.ID, &half, decideRows(f.message("progress", base), bad))
+	require.Error(t, err)
+	got, err = s.GetEnrollment(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, f.Enrollment, got, "a failed insert stores nothing")
+	assert.Empty(t, allMessages(t, s, app.MessageFilter{}))
+
+	// The lock is released.
+	created, err := s.EvaluateLocked(ctx, f.Enrollment.ID, &half, decideRows())
+	require.NoError(t, err)
+	assert.Empty(t, created)
+	got, err = s.GetEnrollment(ctx, f.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, half, got.Progress)
 }

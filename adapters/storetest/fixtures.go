@@ -124,7 +124,7 @@ func insert(t *testing.T, s app.Store, rows ...domain.MessageLog) []domain.Messa
 	t.Helper()
 	var out []domain.MessageLog
 	for _, m := range rows {
-		created, err := s.EvaluateLocked(t.Context(), m.EnrollmentID, decideRows(m))
+		created, err := s.EvaluateLocked(t.Context(), m.EnrollmentID, nil, decideRows(m))
 		require.NoError(t, err)
 		out = append(out, created...)
 	}
