@@ -26,7 +26,10 @@ import (
 
 // DefaultConsumers is how many messages of one handler a process works on
 // at once: consumers in the handler's group with Redis, workers in process.
-const DefaultConsumers = 8
+// A handler mostly waits for PostgreSQL, Redis or Moodle, so more messages
+// in flight than cores keep the machine busy: on two cores, 16 instead of 8
+// made a scan 16 % and the event path 11 % faster (bench scan, bench e2e).
+const DefaultConsumers = 16
 
 // DefaultNackResendSleep is the pause before a message whose handling
 // failed without reaching the dead letters (the dead-letter store itself
