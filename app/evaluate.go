@@ -19,7 +19,7 @@ type EvaluateEnrollment struct {
 	// company zone.
 	Date domain.Date
 	// Snapshot, when set, is the enrollment's state as read a moment ago
-	// without a lock (Store.ReadEnrollmentState). When no rule fires on it,
+	// without a lock (Store.ReadEnrollmentStates). When no rule fires on it,
 	// the evaluation ends there: nothing is locked and nothing written.
 	// When some rule fires, the rules decide again on the state read under
 	// the enrollment's lock, and only that decision is written. A scan

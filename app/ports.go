@@ -92,11 +92,12 @@ type Store interface {
 	// or an insert fails, the progress is not stored either.
 	EvaluateLocked(ctx context.Context, enrollmentID int64, progress *domain.Progress,
 		decide func(EnrollmentState) ([]domain.MessageLog, error)) ([]domain.MessageLog, error)
-	// ReadEnrollmentState reads what EvaluateLocked would pass to decide,
-	// from one consistent snapshot, without locking or writing anything:
-	// cheap, but possibly stale by the time it is used. Only EvaluateLocked
-	// may decide what to write.
-	ReadEnrollmentState(ctx context.Context, enrollmentID int64) (EnrollmentState, error)
+	// ReadEnrollmentStates reads, for each of the enrollments, what
+	// EvaluateLocked would pass to decide, each from one consistent
+	// snapshot, without locking or writing anything: cheap, but possibly
+	// stale by the time it is used. Only EvaluateLocked may decide what to
+	// write. An id without an enrollment is absent from the map.
+	ReadEnrollmentStates(ctx context.Context, enrollmentIDs ...int64) (map[int64]EnrollmentState, error)
 
 	GetMessage(ctx context.Context, id int64) (domain.MessageLog, error)
 	// UpdateMessage runs fn on the locked row and saves its changes; when fn

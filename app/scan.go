@@ -120,6 +120,9 @@ type ScanHandler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	cache    *progressCache
+	// reads groups the unlocked reads of concurrent items into one
+	// statement (see grouper); a nil state is an enrollment that is gone.
+	reads    grouper[int64, *EnrollmentState]
 	finisher *itemFinisher
 	observer ScanObserver // nil: none
 }
@@ -132,7 +135,34 @@ func NewScanHandler(a *Application, scans ScanStore, bus Bus, progress ProgressS
 	e := a.Evaluate
 	return &ScanHandler{scans: scans, store: e.store, bus: bus, eval: e, progress: progress,
 		loc: e.settings.Location, now: e.now, log: e.log, cache: newProgressCache(),
+		reads: grouper[int64, *EnrollmentState]{max: maxReadGroup, timeout: readTimeout,
+			run: func(ctx context.Context, ids []int64) ([]*EnrollmentState, error) {
+				return readStates(ctx, e.store, ids)
+			}},
 		finisher: newItemFinisher(scans)}, nil
+}
+
+// maxReadGroup bounds the enrollments of one grouped read; readTimeout
+// bounds the read.
+const (
+	maxReadGroup = 100
+	readTimeout  = 10 * time.Second
+)
+
+// readStates reads the enrollments' states in one call, in the order of
+// ids; nil for an enrollment that is gone.
+func readStates(ctx context.Context, store Store, ids []int64) ([]*EnrollmentState, error) {
+	states, err := store.ReadEnrollmentStates(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*EnrollmentState, len(ids))
+	for i, id := range ids {
+		if st, ok := states[id]; ok {
+			out[i] = &st
+		}
+	}
+	return out, nil
 }
 
 // Today is the current date in the company zone.
@@ -229,14 +259,15 @@ func (h *ScanHandler) Evaluate(ctx context.Context, item ScanItem) error {
 	if err != nil {
 		return fmt.Errorf("scan item: %w", err)
 	}
-	st, err := h.store.ReadEnrollmentState(ctx, item.EnrollmentID)
-	if errors.Is(err, ErrNotFound) {
+	snapshot, err := h.reads.do(ctx, item.EnrollmentID)
+	if err != nil {
+		return fmt.Errorf("scan item: read enrollment %d: %w", item.EnrollmentID, err)
+	}
+	if snapshot == nil {
 		// The enrollment vanished since the dispatch: nothing to evaluate.
 		return h.finisher.finish(ctx, ScanItemResult{ScanID: item.ScanID, EnrollmentID: item.EnrollmentID, State: ScanItemDone})
 	}
-	if err != nil {
-		return fmt.Errorf("scan item: %w", err)
-	}
+	st := *snapshot
 	cmd := EvaluateEnrollment{
 		EnrollmentID: item.EnrollmentID, Occasion: domain.OnScan, Date: date,
 		Trigger:  domain.Trigger{Kind: domain.TriggerScan, Ref: strconv.FormatInt(item.ScanID, 10)},

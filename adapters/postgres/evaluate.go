@@ -135,16 +135,19 @@ func collectHistory(rows pgx.Rows) ([]domain.PriorMessage, error) {
 	return out, nil
 }
 
-// ReadEnrollmentState implements app.Store: the enrollment, its student,
-// course and history, without a lock, from one statement (one snapshot).
-func (s *Store) ReadEnrollmentState(ctx context.Context, enrollmentID int64) (app.EnrollmentState, error) {
-	var st app.EnrollmentState
-	rows, err := s.pool.Query(ctx, readStateSQL, enrollmentID)
+// ReadEnrollmentStates implements app.Store: the enrollments, their
+// students, courses and histories, without a lock, from one statement (one
+// snapshot for them all).
+func (s *Store) ReadEnrollmentStates(ctx context.Context, enrollmentIDs ...int64) (map[int64]app.EnrollmentState, error) {
+	states := make(map[int64]app.EnrollmentState, len(enrollmentIDs))
+	if len(enrollmentIDs) == 0 {
+		return states, nil
+	}
+	rows, err := s.pool.Query(ctx, readStatesSQL, enrollmentIDs)
 	if err != nil {
-		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
+		return nil, fmt.Errorf("postgres: read %d enrollments: %w", len(enrollmentIDs), classify(err))
 	}
 	defer rows.Close()
-	found := false
 	for rows.Next() {
 		var (
 			e                               enrollmentDest
@@ -154,33 +157,32 @@ func (s *Store) ReadEnrollmentState(ctx context.Context, enrollmentID int64) (ap
 			created                         *time.Time
 		)
 		if err := rows.Scan(append(joinTargets(&e, &sd, &cd), &rule, &template, &status, &errCode, &created)...); err != nil {
-			return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
+			return nil, fmt.Errorf("postgres: read %d enrollments: %w", len(enrollmentIDs), classify(err))
 		}
-		if !found {
-			st.Enrollment, st.Student, st.Course, found = e.value(), sd.value(), cd.value(), true
+		st, seen := states[e.e.ID]
+		if !seen {
+			st = app.EnrollmentState{Enrollment: e.value(), Student: sd.value(), Course: cd.value()}
 		}
 		if rule != nil {
 			st.History = append(st.History, domain.PriorMessage{Rule: *rule, Template: value(template),
 				Status: domain.Status(value(status)), ErrorCode: value(errCode), CreatedAt: timeOut(created)})
 		}
+		states[e.e.ID] = st
 	}
 	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, classify(err))
+		return nil, fmt.Errorf("postgres: read %d enrollments: %w", len(enrollmentIDs), classify(err))
 	}
-	if !found {
-		return st, fmt.Errorf("postgres: read enrollment %d: %w", enrollmentID, app.ErrNotFound)
-	}
-	return st, nil
+	return states, nil
 }
 
-// readStateSQL is the enrollment, student and course once per earlier row
-// of the history (once with NULLs when there is none), oldest first.
-var readStateSQL = `SELECT ` + qualify("e", enrollmentColumns) + `, ` + qualify("s", studentColumns) + `, ` +
+// readStatesSQL is each enrollment, its student and course once per earlier
+// row of its history (once with NULLs when there is none), oldest first.
+var readStatesSQL = `SELECT ` + qualify("e", enrollmentColumns) + `, ` + qualify("s", studentColumns) + `, ` +
 	qualify("c", courseColumns) + `, m.rule, m.template, m.status, m.error_code, m.created_at
 	FROM enrollments e JOIN students s ON s.id = e.student_id JOIN courses c ON c.id = e.course_id
 	LEFT JOIN message_logs m ON m.student_id = e.student_id AND m.course_id = e.course_id
-	WHERE e.id = $1
-	ORDER BY m.id`
+	WHERE e.id = ANY($1)
+	ORDER BY e.id, m.id`
 
 func joinTargets(e *enrollmentDest, s *studentDest, c *courseDest) []any {
 	return append(append(e.targets(), s.targets()...), c.targets()...)

@@ -60,15 +60,23 @@ func (s *Store) EvaluateLocked(ctx context.Context, enrollmentID int64, progress
 	return created, nil
 }
 
-// ReadEnrollmentState implements app.Store: the enrollment, its student,
-// course and history from one statement (one snapshot) on the read pool,
-// without taking the write lock.
-func (s *Store) ReadEnrollmentState(ctx context.Context, enrollmentID int64) (app.EnrollmentState, error) {
-	st, err := s.readState(ctx, enrollmentID)
-	if err != nil {
-		return app.EnrollmentState{}, fmt.Errorf("sqlite: read enrollment %d: %w", enrollmentID, classify(err))
+// ReadEnrollmentStates implements app.Store: each enrollment, its
+// student, course and history from one statement (one snapshot) on the read
+// pool, without taking the write lock. SQLite answers in process, so the
+// enrollments are read one after the other with the prepared statement.
+func (s *Store) ReadEnrollmentStates(ctx context.Context, enrollmentIDs ...int64) (map[int64]app.EnrollmentState, error) {
+	states := make(map[int64]app.EnrollmentState, len(enrollmentIDs))
+	for _, id := range enrollmentIDs {
+		st, err := s.readState(ctx, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read enrollment %d: %w", id, classify(err))
+		}
+		states[id] = st
 	}
-	return st, nil
+	return states, nil
 }
 
 func (s *Store) readState(ctx context.Context, enrollmentID int64) (app.EnrollmentState, error) {

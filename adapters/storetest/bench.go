@@ -18,13 +18,20 @@ import (
 func Benchmarks(b *testing.B, s app.Store) {
 	ctx := b.Context()
 	ids := benchSeed(b, s)
-	b.Run("ReadEnrollmentState", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
-			if _, err := s.ReadEnrollmentState(ctx, ids[i%len(ids)]); err != nil {
-				b.Fatal(err)
+	for _, n := range []int{1, 16} {
+		b.Run(fmt.Sprintf("ReadEnrollmentStates/%d", n), func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				group := make([]int64, n)
+				for j := range group {
+					group[j] = ids[(i*n+j)%len(ids)]
+				}
+				if _, err := s.ReadEnrollmentStates(ctx, group...); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/enrollment")
+		})
+	}
 	b.Run("EvaluateLocked/NothingFires", func(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			if _, err := s.EvaluateLocked(ctx, ids[i%len(ids)], nil, func(app.EnrollmentState) ([]domain.MessageLog, error) {

@@ -21,7 +21,7 @@ var evaluateTests = []contractTest{
 	{"EvaluateLocked/StoresProgressWhenNothingIsInserted", testEvaluateStoresProgressAlone},
 	{"EvaluateLocked/EqualProgressWritesNothing", testEvaluateEqualProgress},
 	{"EvaluateLocked/FailureStoresNoProgress", testEvaluateProgressRollsBack},
-	{"ReadEnrollmentState/SeesWhatEvaluateLockedSees", testReadEnrollmentState},
+	{"ReadEnrollmentStates/SeesWhatEvaluateLockedSees", testReadEnrollmentState},
 }
 
 func testEvaluateState(t *testing.T, s app.Store) {
@@ -149,8 +149,7 @@ func testReadEnrollmentState(t *testing.T, s app.Store) {
 	insert(t, s, otherCourse.message("welcome", base))
 
 	// Without history.
-	read, err := s.ReadEnrollmentState(ctx, f.Enrollment.ID)
-	require.NoError(t, err)
+	read := mustReadState(t, s, f.Enrollment.ID)
 	assert.Empty(t, read.History)
 
 	welcome := f.message("welcome", base)
@@ -159,10 +158,9 @@ func testReadEnrollmentState(t *testing.T, s app.Store) {
 	refused.Fail(domain.ErrCodeInvalidPhone, "no phone", base.Add(time.Hour))
 	insert(t, s, welcome, refused)
 
-	read, err = s.ReadEnrollmentState(ctx, f.Enrollment.ID)
-	require.NoError(t, err)
+	read = mustReadState(t, s, f.Enrollment.ID)
 	var locked app.EnrollmentState
-	_, err = s.EvaluateLocked(ctx, f.Enrollment.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
+	_, err := s.EvaluateLocked(ctx, f.Enrollment.ID, nil, func(st app.EnrollmentState) ([]domain.MessageLog, error) {
 		locked = st
 		return nil, nil
 	})
@@ -170,8 +168,17 @@ func testReadEnrollmentState(t *testing.T, s app.Store) {
 	assert.Equal(t, locked, read)
 	assert.Len(t, read.History, 2)
 
-	_, err = s.ReadEnrollmentState(ctx, f.Enrollment.ID+1000)
-	assert.ErrorIs(t, err, app.ErrNotFound)
+	// Several at once: each as read alone, in one map; a missing id is
+	// absent, a repeated one harmless.
+	other := mustReadState(t, s, otherCourse.Enrollment.ID)
+	states, err := s.ReadEnrollmentStates(ctx, otherCourse.Enrollment.ID, f.Enrollment.ID+1000, f.Enrollment.ID,
+		otherCourse.Enrollment.ID)
+	require.NoError(t, err)
+	assert.Equal(t, map[int64]app.EnrollmentState{f.Enrollment.ID: read, otherCourse.Enrollment.ID: other}, states)
+	assert.Len(t, other.History, 1, "each enrollment gets its own history")
+	none, err := s.ReadEnrollmentStates(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, none)
 	// Reading locks nothing: a locked evaluation goes ahead at once.
 	insertOne(t, s, f.message("review", base))
 }
@@ -202,9 +209,7 @@ func testEvaluateStoresProgress(t *testing.T, s app.Store) {
 	got, err := s.GetEnrollment(ctx, f.Enrollment.ID)
 	require.NoError(t, err)
 	assert.Equal(t, seen.Enrollment, got, "decide saw the enrollment as stored")
-	read, err := s.ReadEnrollmentState(ctx, f.Enrollment.ID)
-	require.NoError(t, err)
-	assert.Equal(t, got, read.Enrollment)
+	assert.Equal(t, got, mustReadState(t, s, f.Enrollment.ID).Enrollment)
 	stored, err := s.GetMessage(ctx, created[0].ID)
 	require.NoError(t, err)
 	assert.Equal(t, created[0], stored)
@@ -298,4 +303,15 @@ func testEvaluateProgressRollsBack(t *testing.T, s app.Store) {
 	got, err = s.GetEnrollment(ctx, f.Enrollment.ID)
 	require.NoError(t, err)
 	assert.Equal(t, half, got.Progress)
+}
+
+// mustReadState reads one enrollment's state, which must exist.
+func mustReadState(t *testing.T, s app.Store, id int64) app.EnrollmentState {
+	t.Helper()
+	states, err := s.ReadEnrollmentStates(t.Context(), id)
+	require.NoError(t, err)
+	st, ok := states[id]
+	require.True(t, ok, "enrollment %d", id)
+	require.Len(t, states, 1)
+	return st
 }
