@@ -125,7 +125,23 @@ type ScanHandler struct {
 	reads    grouper[int64, *EnrollmentState]
 	finisher *itemFinisher
 	observer ScanObserver // nil: none
+
+	stallMu sync.Mutex
+	stalls  map[int64]scanWatch // running scans by id: when their count of finished items last moved
 }
+
+// scanWatch is what ResumeStalled last saw of a running scan.
+type scanWatch struct {
+	finished int
+	since    time.Time
+}
+
+// StallAfter is how long a running scan may go without finishing any item
+// before ResumeStalled publishes its pending items again. It is well past
+// the bus's own redelivery of messages held by a dead consumer (5 min), so
+// it only acts when messages were lost: Redis lost its data, or a server
+// crash undid finished items' asynchronous commits.
+const StallAfter = 10 * time.Minute
 
 // NewScanHandler builds the scan use cases; progress may be nil.
 func NewScanHandler(a *Application, scans ScanStore, bus Bus, progress ProgressSource) (*ScanHandler, error) {
@@ -139,7 +155,7 @@ func NewScanHandler(a *Application, scans ScanStore, bus Bus, progress ProgressS
 			run: func(ctx context.Context, ids []int64) ([]*EnrollmentState, error) {
 				return readStates(ctx, e.store, ids)
 			}},
-		finisher: newItemFinisher(scans)}, nil
+		finisher: newItemFinisher(scans), stalls: map[int64]scanWatch{}}, nil
 }
 
 // maxReadGroup bounds the enrollments of one grouped read; readTimeout
@@ -356,8 +372,48 @@ func (h *ScanHandler) Recover(ctx context.Context) error {
 	return nil
 }
 
+// ResumeStalled publishes again the pending items of every running scan
+// that has finished no item for StallAfter (as seen by this process's
+// earlier calls). Publishing an item twice is harmless, so replicas that
+// both notice a stall only repeat work.
+func (h *ScanHandler) ResumeStalled(ctx context.Context) error {
+	running, err := h.scans.RunningScans(ctx)
+	if err != nil {
+		return fmt.Errorf("list running scans: %w", err)
+	}
+	h.stallMu.Lock()
+	defer h.stallMu.Unlock()
+	now := h.now()
+	watched := make(map[int64]scanWatch, len(running))
+	var errs []error
+	for _, sc := range running {
+		sc, err := h.scans.GetScan(ctx, sc.ID) // with the counts of its items
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		finished := sc.Counts.Evaluated + sc.Counts.Failed
+		w, ok := h.stalls[sc.ID]
+		switch {
+		case !ok || w.finished != finished:
+			w = scanWatch{finished: finished, since: now}
+		case now.Sub(w.since) >= StallAfter:
+			h.log.WarnContext(ctx, "scan finished no item for a while: publishing its pending items again",
+				"scan_id", sc.ID, "since", w.since, "finished", finished, "dispatched", sc.Counts.Dispatched)
+			if err := h.Publish(ctx, sc); err != nil {
+				errs = append(errs, err)
+			}
+			w.since = now
+		}
+		watched[sc.ID] = w
+	}
+	h.stalls = watched // scans no longer running are forgotten
+	return errors.Join(errs...)
+}
+
 // Tick is the scheduler's periodic work: start today's scheduled scan when
-// it is due (unless off), dispatch new scans, and close finished ones.
+// it is due (unless off), dispatch new scans, publish again the items of
+// stalled ones, and close finished ones.
 func (h *ScanHandler) Tick(ctx context.Context, scheduled bool, hour, minute int) error {
 	var errs []error
 	if scheduled {
@@ -366,6 +422,9 @@ func (h *ScanHandler) Tick(ctx context.Context, scheduled bool, hour, minute int
 		}
 	}
 	if err := h.Dispatch(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	if err := h.ResumeStalled(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	if err := h.Complete(ctx); err != nil {
