@@ -53,7 +53,7 @@ func (s *stallScans) PendingScanItems(_ context.Context, scanID, after int64, li
 }
 
 func (s *stallScans) CompleteScans(context.Context, time.Time) ([]app.Scan, error) { return nil, nil }
-func (s *stallScans) UndispatchedScans(context.Context) ([]app.Scan, error)       { return nil, nil }
+func (s *stallScans) UndispatchedScans(context.Context) ([]app.Scan, error)        { return nil, nil }
 
 // busLog records the ids of the messages published.
 type busLog struct {
