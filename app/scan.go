@@ -332,7 +332,7 @@ func (h *ScanHandler) moodleProgress(ctx context.Context, item ScanItem, st Enro
 	if err != nil {
 		return domain.Progress{}, false, fmt.Errorf("progress of course %d from Moodle: %w", course, err)
 	}
-	p, ok := byUser[user]
+	p, ok := byUser.of(user)
 	if !ok || p.Equal(st.Enrollment.Progress) {
 		return domain.Progress{}, false, nil
 	}
@@ -453,53 +453,4 @@ func (h *ScanHandler) Get(ctx context.Context, id int64) (Scan, error) {
 // List lists scans newest first.
 func (h *ScanHandler) List(ctx context.Context, beforeID int64, limit int) ([]Scan, error) {
 	return h.scans.ListScans(ctx, beforeID, limit)
-}
-
-// progressCache holds one Moodle answer per scan and course, so that a scan
-// asks Moodle once per course however many enrollments the course has.
-type progressCache struct {
-	mu      sync.Mutex
-	entries map[[2]int64]*progressEntry
-}
-
-type progressEntry struct {
-	once sync.Once
-	val  map[int64]domain.Progress
-	err  error
-}
-
-func newProgressCache() *progressCache {
-	return &progressCache{entries: map[[2]int64]*progressEntry{}}
-}
-
-func (c *progressCache) get(ctx context.Context, scanID, courseID int64,
-	load func(context.Context) (map[int64]domain.Progress, error)) (map[int64]domain.Progress, error) {
-	key := [2]int64{scanID, courseID}
-	c.mu.Lock()
-	e, ok := c.entries[key]
-	if !ok {
-		e = &progressEntry{}
-		c.entries[key] = e
-	}
-	c.mu.Unlock()
-	e.once.Do(func() { e.val, e.err = load(ctx) })
-	if e.err != nil {
-		// A failure is not cached: the item's retry asks Moodle again.
-		c.mu.Lock()
-		if c.entries[key] == e {
-			delete(c.entries, key)
-		}
-		c.mu.Unlock()
-	}
-	return e.val, e.err
-}
-
-func (c *progressCache) forget(scanID int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.entries {
-		if k[0] == scanID {
-			delete(c.entries, k)
-		}
-	}
 }
