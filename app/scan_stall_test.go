@@ -99,13 +99,14 @@ func TestScanStalledItemsArePublishedAgain(t *testing.T) {
 	}
 
 	assert.Empty(t, tick(0), "first seen")
-	assert.Empty(t, tick(app.StallAfter-time.Second), "not stalled yet")
+	assert.Empty(t, tick(app.StallAfter-30*time.Second), "not stalled yet")
 
 	// Scan 2 moves just before the deadline; scan 1 does not.
 	scans.mu.Lock()
 	scans.finished[2] = 1
 	scans.mu.Unlock()
-	assert.Equal(t, []string{"scan-1-11", "scan-1-12"}, tick(time.Second), "scan 1 stalled: its pending items again")
+	assert.Empty(t, tick(40*time.Second), "stalled, but the last look was 40 s ago: looked at once a minute")
+	assert.Equal(t, []string{"scan-1-11", "scan-1-12"}, tick(20*time.Second), "scan 1 stalled: its pending items again")
 	assert.Empty(t, tick(time.Minute), "the clock starts again after a republish")
 	assert.ElementsMatch(t, []string{"scan-1-11", "scan-1-12", "scan-2-21"}, tick(app.StallAfter),
 		"both stalled now (scan 2 since it last moved)")
