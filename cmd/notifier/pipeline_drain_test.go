@@ -76,14 +76,7 @@ func TestCloseDrainsAttemptsInProgress(t *testing.T) {
 		// Another process: ev-2 comes back (claimed from the stopped
 		// consumer), ev-1 was acknowledged and does not.
 		b2 := e.openBus(t, pipelineBusOpts{consumerName: "second", consumers: 1, maxIdle: 300 * time.Millisecond})
-		r2, err := messaging.NewRouter(fastRouterConfig(b2, s))
-		require.NoError(t, err)
-		var got receivedMessages
-		require.NoError(t, r2.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
-			got.add(ctx, m)
-			return nil
-		}))
-		startRouter(t, r2)
+		got := startRecordingRouter(t, b2, s)
 		waitUntil(t, "ev-2 handled by the next process", func() bool { return got.count() >= 1 })
 		time.Sleep(time.Second) // a wrongful redelivery of ev-1 would show now
 		msgs, _ = got.all()

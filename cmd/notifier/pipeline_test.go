@@ -164,6 +164,21 @@ func stopRouter(t *testing.T, r *messaging.Router) {
 }
 
 // receivedMessages collects what a handler got.
+// startRecordingRouter starts a router whose moodle-event handler records
+// every message it gets, and returns the record.
+func startRecordingRouter(t *testing.T, b pipelineBus, s app.DeadLetterStore) *receivedMessages {
+	t.Helper()
+	r, err := messaging.NewRouter(fastRouterConfig(b, s))
+	require.NoError(t, err)
+	got := &receivedMessages{}
+	require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
+		got.add(ctx, m)
+		return nil
+	}))
+	startRouter(t, r)
+	return got
+}
+
 type receivedMessages struct {
 	mu   sync.Mutex
 	msgs []app.BusMessage
@@ -204,14 +219,7 @@ func listDeadLetters(t *testing.T, s app.DeadLetterStore) []app.DeadLetter {
 func TestPublishReachesTheHandlerWithItsMetadata(t *testing.T) {
 	bothPipelines(t, func(t *testing.T, e pipeline) {
 		s, b := e.openStore(t), e.openBus(t, pipelineBusOpts{})
-		r, err := messaging.NewRouter(fastRouterConfig(b, s))
-		require.NoError(t, err)
-		var got receivedMessages
-		require.NoError(t, r.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
-			got.add(ctx, m)
-			return nil
-		}))
-		startRouter(t, r)
+		got := startRecordingRouter(t, b, s)
 
 		require.NoError(t, b.Publish(t.Context(), app.TopicMoodleEvents,
 			app.BusMessage{ID: "ev-1", Payload: []byte(`{"id":"ev-1"}`),
@@ -369,14 +377,7 @@ func TestDeadLettersSurviveARestart(t *testing.T) {
 		list := listDeadLetters(t, s2)
 		require.Len(t, list, 1)
 		assert.Equal(t, "ev-1", list[0].MessageID)
-		r2, err := messaging.NewRouter(fastRouterConfig(b2, s2))
-		require.NoError(t, err)
-		var got receivedMessages
-		require.NoError(t, r2.Handle("moodle-event", app.TopicMoodleEvents, func(ctx context.Context, m app.BusMessage) error {
-			got.add(ctx, m)
-			return nil
-		}))
-		startRouter(t, r2)
+		got := startRecordingRouter(t, b2, s2)
 		dl, err := app.NewDeadLetters(app.DeadLettersDeps{Store: s2, Bus: b2, Logger: quietLogger()})
 		require.NoError(t, err)
 		res, err := dl.ReplayAll(t.Context())
