@@ -14,6 +14,13 @@ import (
 // MaxIdempotencyKey is the longest Idempotency-Key accepted.
 const MaxIdempotencyKey = 255
 
+// IdempotencyKeyLifetime is how long an Idempotency-Key is kept: a repeat of
+// a request within 7 days answers as the first time; after that the key is
+// forgotten (Purge deletes it; the scheduler purges once an hour, so a key
+// may outlive its 7 days by up to an hour) and a repeat runs the command
+// again.
+const IdempotencyKeyLifetime = 7 * 24 * time.Hour
+
 // ValidIdempotencyKey reports whether key is 1 to 255 printable ASCII
 // characters (no spaces).
 func ValidIdempotencyKey(key string) bool {
@@ -105,4 +112,15 @@ func replay(rec IdempotencyRecord, hash string) (Answer, error) {
 		return Answer{}, &InvalidError{Field: "Idempotency-Key", Msg: ErrIdempotencyKeyReused.Error()}
 	}
 	return Answer{Status: rec.Status, Body: rec.Body, Replayed: true}, nil
+}
+
+// Purge deletes the records of the keys saved more than
+// IdempotencyKeyLifetime ago, by the application's clock, and returns how
+// many it deleted.
+func (i *Idempotency) Purge(ctx context.Context) (int, error) {
+	n, err := i.store.PurgeIdempotencyKeys(ctx, i.now().Add(-IdempotencyKeyLifetime))
+	if err != nil {
+		return n, fmt.Errorf("purge Idempotency-Keys: %w", err)
+	}
+	return n, nil
 }

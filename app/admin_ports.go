@@ -239,6 +239,12 @@ type AdminStore interface {
 	// SaveIdempotencyKey stores rec unless its key is stored already, and
 	// returns the stored record: rec, or the one saved first.
 	SaveIdempotencyKey(ctx context.Context, rec IdempotencyRecord) (IdempotencyRecord, error)
+	// PurgeIdempotencyKeys deletes the records created before createdBefore
+	// (compared as stored, to the microsecond; a record created at that
+	// instant is kept) and returns how many. It deletes in batches, each in
+	// a short transaction of its own, so that a large backlog never holds
+	// locks for long; on an error the count is of what was deleted before.
+	PurgeIdempotencyKeys(ctx context.Context, createdBefore time.Time) (int, error)
 
 	// CreateSync inserts a running sync started at now.
 	CreateSync(ctx context.Context, moodleCourseIDs []int64, now time.Time) (Sync, error)

@@ -30,6 +30,27 @@ type adminFakeStore struct {
 	// saveFirst, when set, is stored before the first save: a concurrent
 	// request with the same key finished first.
 	saveFirst *app.IdempotencyRecord
+	// purgedBefore are the instants PurgeIdempotencyKeys was asked for;
+	// purgeErr is what it fails with.
+	purgedBefore []time.Time
+	purgeErr     error
+}
+
+func (s *adminFakeStore) PurgeIdempotencyKeys(_ context.Context, before time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.purgedBefore = append(s.purgedBefore, before)
+	if s.purgeErr != nil {
+		return 0, s.purgeErr
+	}
+	n := 0
+	for k, rec := range s.keys {
+		if rec.CreatedAt.Before(before) {
+			delete(s.keys, k)
+			n++
+		}
+	}
+	return n, nil
 }
 
 func (s *adminFakeStore) UpsertStudent(_ context.Context, st domain.Student) (domain.Student, error) {
@@ -248,6 +269,29 @@ func TestIdempotency(t *testing.T) {
 	for _, k := range []string{"", "a b", "ñ", string(make([]byte, 256))} {
 		assert.False(t, app.ValidIdempotencyKey(k), "%q", k)
 	}
+}
+
+func TestIdempotencyPurgeForgetsKeysAfterTheirLifetime(t *testing.T) {
+	assert.Equal(t, 7*24*time.Hour, app.IdempotencyKeyLifetime)
+	store := &adminFakeStore{}
+	admin := newTestAdmin(t, time.UTC, store, nil)
+	for key, age := range map[string]time.Duration{"old": app.IdempotencyKeyLifetime + time.Second,
+		"edge": app.IdempotencyKeyLifetime, "recent": time.Hour} {
+		store.keys[key] = app.IdempotencyRecord{Key: key, CreatedAt: adminNow.Add(-age)}
+	}
+
+	n, err := admin.Idempotency.Purge(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []time.Time{adminNow.Add(-7 * 24 * time.Hour)}, store.purgedBefore,
+		"the application's clock less the lifetime")
+	assert.Contains(t, store.keys, "edge", "a key exactly 7 days old is still kept")
+	assert.Contains(t, store.keys, "recent")
+
+	boom := errors.New("boom")
+	store.purgeErr = boom
+	_, err = admin.Idempotency.Purge(t.Context())
+	assert.ErrorIs(t, err, boom)
 }
 
 func TestCreateStudentDecisions(t *testing.T) {

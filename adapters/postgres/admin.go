@@ -195,6 +195,32 @@ func (s *Store) SaveIdempotencyKey(ctx context.Context, rec app.IdempotencyRecor
 	return out, nil
 }
 
+// idempotencyPurgeBatch is how many records one statement of
+// PurgeIdempotencyKeys deletes. Tests lower it.
+var idempotencyPurgeBatch = 10_000
+
+// PurgeIdempotencyKeys implements app.AdminStore: oldest first, one batch
+// per statement (and so per transaction), until a batch comes back short.
+// A batch skips the rows another transaction holds (a concurrent purge by
+// another replica deletes them) rather than wait for them.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, createdBefore time.Time) (int, error) {
+	total := 0
+	for {
+		tag, err := s.pool.Exec(ctx, `DELETE FROM idempotency_keys WHERE idempotency_key IN (
+				SELECT idempotency_key FROM idempotency_keys WHERE created_at < $1
+				ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+			dbTime(createdBefore), idempotencyPurgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("postgres: purge idempotency keys: %w", classify(err))
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < idempotencyPurgeBatch {
+			return total, nil
+		}
+	}
+}
+
 func scanIdempotency(row pgx.Row) (app.IdempotencyRecord, error) {
 	var (
 		r    app.IdempotencyRecord

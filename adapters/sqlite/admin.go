@@ -207,6 +207,30 @@ func (s *Store) SaveIdempotencyKey(ctx context.Context, rec app.IdempotencyRecor
 	return out, nil
 }
 
+// idempotencyPurgeBatch is how many records one statement of
+// PurgeIdempotencyKeys deletes. Tests lower it.
+var idempotencyPurgeBatch = 10_000
+
+// PurgeIdempotencyKeys implements app.AdminStore: oldest first, one batch
+// per write transaction, until a batch comes back short. Between batches
+// the writer connection goes back to its pool, where the writers waiting
+// for it take their turn.
+func (s *Store) PurgeIdempotencyKeys(ctx context.Context, createdBefore time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := s.execAdmin(ctx, `DELETE FROM idempotency_keys WHERE rowid IN (
+				SELECT rowid FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+			micros(createdBefore), idempotencyPurgeBatch)
+		if err != nil {
+			return total, fmt.Errorf("sqlite: purge idempotency keys: %w", classify(err))
+		}
+		total += int(n)
+		if int(n) < idempotencyPurgeBatch {
+			return total, nil
+		}
+	}
+}
+
 const syncColumns = `id, moodle_course_ids, status, courses, added, updated, skipped, failed, error, started_at,
 	heartbeat_at, finished_at`
 

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAdminStoreContract(t *testing.T) {
+	sqlite.SetIdempotencyPurgeBatch(t, storetest.PurgeBatch)
 	storetest.RunAdmin(t, func(t *testing.T) storetest.AdminStores {
 		s, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "notifier.db"))
 		require.NoError(t, err)

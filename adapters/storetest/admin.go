@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -22,8 +23,15 @@ type AdminStores interface {
 	app.AdminStore
 }
 
+// PurgeBatch is the number of records one statement of
+// PurgeIdempotencyKeys deletes that the adapters' tests set before RunAdmin
+// (production deletes 10,000 at a time): the contract then purges several
+// batches from a few hundred records.
+const PurgeBatch = 100
+
 // RunAdmin runs the contract of app.AdminStore; open gives each test an
-// empty, migrated store of its own. The tests run in parallel.
+// empty, migrated store of its own. The tests run in parallel. The caller
+// sets the store's purge batch to PurgeBatch first.
 func RunAdmin(t *testing.T, open func(t *testing.T) AdminStores) {
 	tests := []struct {
 		name string
@@ -39,6 +47,8 @@ func RunAdmin(t *testing.T, open func(t *testing.T) AdminStores) {
 		{"CountMessages/ByStatusRuleAndQuarterHour", testCountMessages},
 		{"IdempotencyKeys/FirstRecordWins", testIdempotencyKeys},
 		{"IdempotencyKeys/ConcurrentSavesAgree", testIdempotencyConcurrent},
+		{"IdempotencyKeys/PurgeBeforeTheInstant", testIdempotencyPurge},
+		{"IdempotencyKeys/PurgeInBatches", testIdempotencyPurgeBatches},
 		{"Syncs/Lifecycle", testSyncLifecycle},
 		{"Syncs/FailAbandoned", testSyncAbandoned},
 	}
@@ -386,6 +396,93 @@ func testIdempotencyConcurrent(t *testing.T, s AdminStores) {
 	for _, r := range results {
 		assert.Equal(t, results[0], r, "every request is told the same first answer")
 	}
+}
+
+// saveKey saves a record of key created at the instant.
+func saveKey(t *testing.T, s AdminStores, key string, created time.Time) {
+	t.Helper()
+	_, err := s.SaveIdempotencyKey(t.Context(), app.IdempotencyRecord{Key: key, RequestHash: "h", Status: 201,
+		Body: json.RawMessage(`{}`), CreatedAt: created})
+	require.NoError(t, err)
+}
+
+// keptKeys tells which of the keys still have a record.
+func keptKeys(t *testing.T, s AdminStores, keys ...string) []string {
+	t.Helper()
+	var kept []string
+	for _, k := range keys {
+		_, err := s.GetIdempotencyKey(t.Context(), k)
+		if errors.Is(err, app.ErrNotFound) {
+			continue
+		}
+		require.NoError(t, err)
+		kept = append(kept, k)
+	}
+	return kept
+}
+
+func testIdempotencyPurge(t *testing.T, s AdminStores) {
+	ctx := t.Context()
+	n, err := s.PurgeIdempotencyKeys(ctx, base)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing to purge")
+
+	saveKey(t, s, "week-old", base.Add(-7*24*time.Hour))
+	saveKey(t, s, "madrid", base.Add(-time.Hour).In(madrid))
+	saveKey(t, s, "just-before", base.Add(-time.Microsecond))
+	saveKey(t, s, "at", base) // base has nanoseconds: stored to the microsecond
+	saveKey(t, s, "after", base.Add(time.Microsecond))
+	saveKey(t, s, "hour-later", base.Add(time.Hour))
+	all := []string{"week-old", "madrid", "just-before", "at", "after", "hour-later"}
+
+	n, err = s.PurgeIdempotencyKeys(ctx, base.In(madrid))
+	require.NoError(t, err)
+	assert.Equal(t, 3, n, "the records created before the instant")
+	assert.Equal(t, []string{"at", "after", "hour-later"}, keptKeys(t, s, all...),
+		"a record created at the instant is kept")
+
+	n, err = s.PurgeIdempotencyKeys(ctx, base)
+	require.NoError(t, err)
+	assert.Zero(t, n, "a second purge finds nothing")
+
+	n, err = s.PurgeIdempotencyKeys(ctx, base.Add(time.Microsecond))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, []string{"after", "hour-later"}, keptKeys(t, s, all...))
+
+	// A purged key can be used again.
+	saveKey(t, s, "week-old", base.Add(time.Hour))
+	got, err := s.GetIdempotencyKey(ctx, "week-old")
+	require.NoError(t, err)
+	assert.Equal(t, stored(base.Add(time.Hour)), got.CreatedAt)
+}
+
+func testIdempotencyPurgeBatches(t *testing.T, s AdminStores) {
+	ctx := t.Context()
+	insertOld := func(prefix string, count int) {
+		t.Helper()
+		for i := range count {
+			saveKey(t, s, fmt.Sprintf("%s-%d", prefix, i), base.Add(-time.Duration(i+1)*time.Second))
+		}
+	}
+	saveKey(t, s, "new-1", base)
+	saveKey(t, s, "new-2", base.Add(time.Hour))
+
+	insertOld("a", 2*PurgeBatch+PurgeBatch/2)
+	n, err := s.PurgeIdempotencyKeys(ctx, base)
+	require.NoError(t, err)
+	assert.Equal(t, 2*PurgeBatch+PurgeBatch/2, n, "every batch is counted")
+	assert.Empty(t, keptKeys(t, s, "a-0", fmt.Sprintf("a-%d", PurgeBatch), fmt.Sprintf("a-%d", 2*PurgeBatch+PurgeBatch/2-1)))
+
+	insertOld("b", 2*PurgeBatch)
+	n, err = s.PurgeIdempotencyKeys(ctx, base)
+	require.NoError(t, err)
+	assert.Equal(t, 2*PurgeBatch, n, "a whole number of batches")
+
+	n, err = s.PurgeIdempotencyKeys(ctx, base)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, []string{"new-1", "new-2"}, keptKeys(t, s, "new-1", "new-2"), "the newer records are kept")
 }
 
 func testSyncLifecycle(t *testing.T, s AdminStores) {

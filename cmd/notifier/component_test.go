@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/acme/notifier/adapters/sqlite"
 	"github.com/acme/notifier/app"
 	"github.com/acme/notifier/domain"
 	"github.com/acme/notifier/internal/testenv"
@@ -388,6 +391,41 @@ func TestTwoSchedulersStartOneScanPerDate(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1, "one scheduled scan for the date between both replicas")
 	require.Equal(t, app.ScanScheduled, list[0].Kind)
+}
+
+// The scheduler purges the expired Idempotency-Keys as it starts, and not
+// again at every tick.
+func TestSchedulerPurgesExpiredIdempotencyKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, backend{name: "embedded"}, dir)
+	old := time.Now().Add(-app.IdempotencyKeyLifetime - time.Minute)
+	save := func(s app.AdminStore, key string, created time.Time) {
+		t.Helper()
+		_, err := s.SaveIdempotencyKey(t.Context(), app.IdempotencyRecord{Key: key, RequestHash: "h", Status: 201,
+			Body: json.RawMessage(`{}`), CreatedAt: created})
+		require.NoError(t, err)
+	}
+	seeded, err := sqlite.Open(t.Context(), filepath.Join(dir, "notifier.db"))
+	require.NoError(t, err)
+	save(seeded, "expired", old)
+	save(seeded, "recent", time.Now().Add(-time.Hour))
+	require.NoError(t, seeded.Close())
+
+	svc := start(t, cfg, overrides{})
+	kept := func(key string) bool {
+		_, err := svc.store.GetIdempotencyKey(t.Context(), key)
+		if errors.Is(err, app.ErrNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+	eventually(t, 10*time.Second, "the expired key is purged at start", func() bool { return !kept("expired") })
+	require.True(t, kept("recent"))
+
+	save(svc.store, "expired-later", old)
+	time.Sleep(5 * fastTiming.schedulerEvery)
+	require.True(t, kept("expired-later"), "the next purge is an hour away, not at the next tick")
 }
 
 // Redis loses everything in the middle of a run (a flush, or a restart

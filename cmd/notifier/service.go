@@ -60,6 +60,11 @@ var productionTiming = timing{
 	recoverEvery: 30 * time.Second, recoverAfter: 2 * time.Minute,
 }
 
+// idempotencyPurgeEvery spaces the scheduler's purges of the Idempotency-Keys
+// older than app.IdempotencyKeyLifetime: they expire by the week, so once an
+// hour (and at start) is plenty.
+const idempotencyPurgeEvery = time.Hour
+
 // shutdownGrace bounds how long, after SIGTERM, requests, handlers and sends
 // in progress may take to finish before they are cut. With the closing
 // that follows it stays under the 30 s that container runtimes wait
@@ -361,7 +366,9 @@ func (s *service) schedule(ctx context.Context) error {
 	t := time.NewTicker(s.timing.schedulerEvery)
 	defer t.Stop()
 	at := s.cfg.ScanAt
+	var purged time.Time // the last purge of Idempotency-Keys
 	for {
+		purged = s.purgeIdempotencyKeys(ctx, purged)
 		if err := s.scans.Tick(ctx, !at.Off, at.Hour, at.Minute); err != nil && ctx.Err() == nil {
 			s.log.WarnContext(ctx, "scheduler", "err", err)
 		}
@@ -372,6 +379,24 @@ func (s *service) schedule(ctx context.Context) error {
 		case <-s.poke:
 		}
 	}
+}
+
+// purgeIdempotencyKeys deletes the expired Idempotency-Keys unless the last
+// purge, at last (zero: none yet), is less than idempotencyPurgeEvery old,
+// and returns when the last purge was. A failed purge waits for the next
+// turn like any other.
+func (s *service) purgeIdempotencyKeys(ctx context.Context, last time.Time) time.Time {
+	if !last.IsZero() && time.Since(last) < idempotencyPurgeEvery {
+		return last
+	}
+	n, err := s.admin.Idempotency.Purge(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.log.WarnContext(ctx, "purge expired Idempotency-Keys", "err", err, "count", n)
+	case n > 0:
+		s.log.InfoContext(ctx, "expired Idempotency-Keys purged", "count", n)
+	}
+	return time.Now()
 }
 
 // sweepSends sends due PENDING rows and settles claims whose outcome was
