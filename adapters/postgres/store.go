@@ -35,8 +35,8 @@ var _ app.Store = (*Store)(nil)
 
 // DefaultMaxConns is the pool size when the database URL sets no
 // pool_max_conns. pgxpool's own default, max(4, number of CPUs), is 4 on a
-// small machine: the HTTP handlers and the bus's consumers (8 per handler)
-// then queue for a connection while the database is far from busy. More
+// small machine: the HTTP handlers and the bus's consumers (bus.DefaultConsumers per
+// handler) then queue for a connection while the database is far from busy. More
 // connections in flight also let PostgreSQL group the commits they wait on
 // into one WAL flush. Connections are opened on demand and each replica
 // holds at most this many: keep replicas x DefaultMaxConns under the
