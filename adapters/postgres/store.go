@@ -35,10 +35,10 @@ var _ app.Store = (*Store)(nil)
 
 // DefaultMaxConns is the pool size when the database URL sets no
 // pool_max_conns. pgxpool's own default, max(4, number of CPUs), is 4 on a
-// small machine: the HTTP handlers and the bus's consumers (bus.DefaultConsumers per
-// handler) then queue for a connection while the database is far from busy. More
-// connections in flight also let PostgreSQL group the commits they wait on
-// into one WAL flush. Connections are opened on demand and each replica
+// small machine: the HTTP handlers and the bus's consumers (dozens per
+// handler) then queue for a connection while the database is far from busy.
+// More connections in flight also let PostgreSQL group the commits they
+// wait on into one WAL flush. Connections are opened on demand and each replica
 // holds at most this many: keep replicas x DefaultMaxConns under the
 // server's max_connections, or set pool_max_conns in DATABASE_URL.
 const DefaultMaxConns = 16
